@@ -1,0 +1,3 @@
+"""Clinic triage and reminder bot."""
+
+__version__ = "0.1.0"

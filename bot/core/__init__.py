@@ -1,0 +1,1 @@
+"""Pure core: no Redis, Twilio, Flask, APScheduler, Jinja2 or clock in here."""

@@ -1,0 +1,251 @@
+"""advance(patient, inbound, playbook, now) -> Step: one message in, replies and effects out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.core.answers import clean, keyword_of, normalize
+from bot.core.flow import END, Flow, Question
+from bot.core.triage import Outcome, Rules
+from bot.errors import AnswerError
+
+FREE_TEXT_RULE = "emergency_free_text"
+DONE, DECLINED, REMINDER_OFFER = "done", "declined", "reminder_offer"
+
+
+@dataclass(frozen=True)
+class Keywords:
+    stop: frozenset[str]
+    start: frozenset[str]
+    start_when_opted_out: frozenset[str]
+    help: frozenset[str]
+    restart: frozenset[str]
+    human: frozenset[str]
+    plan: frozenset[str]  # DONE, SKIP, PAUSE, RESUME, TIME, ZONE: for the reminder plan
+    emergency_phrases: tuple[str, ...]
+
+    def emergency_in(self, text: str) -> bool:
+        said = f" {normalize(text).replace(chr(39), '')} "
+        return any(f" {p} " in said for p in self.emergency_phrases)
+
+
+@dataclass(frozen=True)
+class Playbook:
+    """Everything the engine needs that the clinic configures."""
+
+    flow: Flow
+    rules: Rules
+    keywords: Keywords
+    outcome_alerts: Mapping[str, str | None]
+    expiry: timedelta = timedelta(hours=24)
+    max_invalid: int = 3
+    plan_replies: PlanReplies = field(default=lambda p, w, t, n: no_plan(p, w, t, n))
+
+
+@dataclass(frozen=True)
+class Inbound:
+    text: str
+    channel: str = "sms"
+    media_count: int = 0
+
+
+@dataclass(frozen=True)
+class Reply:
+    template: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Effect: tell staff. Carries the rule, never symptoms or answers."""
+
+    level: str
+    rule: str
+
+
+@dataclass(frozen=True)
+class TriageFinished:
+    """Effect: one finished triage, for export."""
+
+    outcome: Outcome
+    answers: Mapping[str, Any]
+    channel: str
+    started_at: datetime
+    finished_at: datetime
+
+
+@dataclass(frozen=True)
+class OptedOut:
+    """Effect: cancel everything pending for this number."""
+
+
+Effect = Alert | TriageFinished | OptedOut
+
+
+@dataclass(frozen=True)
+class Conversation:
+    step: str | None = None
+    answers: Mapping[str, Any] = field(default_factory=dict)
+    invalid: int = 0
+    started_at: datetime | None = None
+    last_at: datetime | None = None
+    outcome: str | None = None
+    alerted: tuple[str, ...] = ()
+    channel: str = "sms"
+
+    @property
+    def in_questionnaire(self) -> bool:
+        return self.step not in (None, DONE, DECLINED, REMINDER_OFFER)
+
+
+@dataclass(frozen=True)
+class Patient:
+    phone: str
+    opted_out: bool = False
+    conversation: Conversation = field(default_factory=Conversation)
+    plan: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    patient: Patient
+    replies: tuple[Reply, ...] = ()
+    effects: tuple[Effect, ...] = ()
+
+    def then(self, *replies: Reply, effects: tuple[Effect, ...] = ()) -> Step:
+        return Step(self.patient, (*self.replies, *replies), (*self.effects, *effects))
+
+    def then_before(self, lead: tuple[Reply, ...]) -> Step:
+        return Step(self.patient, (*lead, *self.replies), self.effects)
+
+
+PlanReplies = Callable[[Patient, str | None, str, datetime], Step]
+
+
+def no_plan(patient: Patient, word: str | None, text: str, now: datetime) -> Step:
+    """Until a reminder plan exists, plan words just say there is none."""
+    return Step(patient, (Reply("no_plan"),))
+
+
+def advance(patient: Patient, inbound: Inbound, book: Playbook, now: datetime) -> Step:
+    """Apply one inbound message to a patient; pure."""
+    text = clean(inbound.text)
+    if not text:
+        if patient.opted_out:
+            return Step(patient)
+        return Step(patient, (Reply("media_only" if inbound.media_count else "empty"),))
+    word = keyword_of(text)
+    kw = book.keywords
+    if patient.opted_out:
+        if word in kw.start or word in kw.start_when_opted_out:
+            return Step(replace(patient, opted_out=False), (Reply("opted_in"),))
+        return Step(patient)
+    if word in kw.stop:
+        stopped = replace(patient, opted_out=True, conversation=Conversation(), plan=None)
+        return Step(stopped, (Reply("opted_out"),), (OptedOut(),))
+    if word in kw.help:
+        return Step(patient, (Reply("help"),))
+    conv, expired = _current(patient.conversation, book, now)
+    patient = replace(patient, conversation=replace(conv, last_at=now, channel=inbound.channel))
+    lead = (Reply("expired"),) if expired else ()
+    if word in kw.restart:
+        return _greet(patient, book, now, (*lead, Reply("restarting")))
+    if word in kw.human:
+        return _human(patient, "callback_requested", lead)
+    if kw.emergency_in(text):
+        outcome = Outcome("emergency", FREE_TEXT_RULE, ("you described a possible emergency",))
+        return _finish(Step(patient, lead), outcome, book, now)
+    conv = patient.conversation
+    if conv.in_questionnaire:
+        return _answer(patient, book.flow.question(conv.step or ""), text, book, now)
+    if conv.step == REMINDER_OFFER or word in kw.plan or (patient.plan or {}).get("awaiting"):
+        return book.plan_replies(patient, word, text, now).then_before(lead)
+    if conv.step is None:
+        return _greet(patient, book, now, lead)
+    return Step(patient, (*lead, Reply("after_done", {"outcome": conv.outcome})))
+
+
+def _current(conv: Conversation, book: Playbook, now: datetime) -> tuple[Conversation, bool]:
+    """The conversation, or a fresh one when it went silent for longer than the expiry."""
+    if conv.step is None or conv.last_at is None or now - conv.last_at <= book.expiry:
+        return conv, False
+    return Conversation(), conv.in_questionnaire
+
+
+def _greet(patient: Patient, book: Playbook, now: datetime, lead: tuple[Reply, ...]) -> Step:
+    start = book.flow.start
+    conv = Conversation(step=start, started_at=now, last_at=now, channel=patient.conversation.channel)
+    replies = (*lead, Reply("greeting"), _prompt(book.flow.question(start)))
+    return Step(replace(patient, conversation=conv), replies)
+
+
+def _human(patient: Patient, template: str, lead: tuple[Reply, ...]) -> Step:
+    conv = patient.conversation
+    effects: tuple[Effect, ...] = ()
+    if "callback" not in conv.alerted:
+        effects = (Alert("callback", "asked_for_human"),)
+        conv = replace(conv, alerted=(*conv.alerted, "callback"))
+    return Step(replace(patient, conversation=conv), (*lead, Reply(template)), effects)
+
+
+def _answer(patient: Patient, q: Question, text: str, book: Playbook, now: datetime) -> Step:
+    conv = patient.conversation
+    try:
+        value = q.parse(text[:500])
+    except AnswerError as err:
+        return _invalid(patient, q, str(err), book)
+    answers = {**conv.answers, q.id: value}
+    patient = replace(patient, conversation=replace(conv, answers=answers, invalid=0))
+    if q.stop_if is not None and value == q.stop_if:
+        ended = replace(patient.conversation, step=DECLINED)
+        return Step(replace(patient, conversation=ended), (Reply(q.stop_template or "declined"),))
+    early = book.rules.evaluate_early(answers)
+    if early is not None:
+        return _finish(Step(patient), early, book, now)
+    nxt = book.flow.next_step(q.id, answers)
+    if nxt == END:
+        outcome = book.rules.evaluate(answers)
+        if outcome is None:  # check-config proves this cannot happen on a valid config
+            outcome = Outcome("book_call", "no_rule_matched", ("we need a clinician to look at this",))
+        return _finish(Step(patient), outcome, book, now)
+    moved = replace(patient.conversation, step=nxt)
+    return Step(replace(patient, conversation=moved), (_prompt(book.flow.question(nxt)),))
+
+
+def _prompt(q: Question) -> Reply:
+    return Reply(q.prompt, {"question": q.id})
+
+
+def _invalid(patient: Patient, q: Question, reason: str, book: Playbook) -> Step:
+    conv = patient.conversation
+    count = conv.invalid + 1
+    context = {"kind": q.kind, "reason": reason, "lo": q.lo, "hi": q.hi, "options": q.options}
+    if count < book.max_invalid:
+        moved = replace(patient, conversation=replace(conv, invalid=count))
+        return Step(moved, (Reply("reprompt", context),))
+    reset = replace(patient, conversation=replace(conv, invalid=0))
+    return _human(reset, "too_many_invalid", ()).then(_prompt(q))
+
+
+def _finish(step: Step, outcome: Outcome, book: Playbook, now: datetime) -> Step:
+    patient = step.patient
+    conv = patient.conversation
+    effects: list[Effect] = [
+        TriageFinished(outcome, dict(conv.answers), conv.channel, conv.started_at or now, now)
+    ]
+    level = book.outcome_alerts.get(outcome.level)
+    alerted = conv.alerted
+    if level and level not in alerted:
+        effects.append(Alert(level, outcome.rule))
+        alerted = (*alerted, level)
+    after = REMINDER_OFFER if outcome.level == "exercises" else DONE
+    done = replace(conv, step=after, outcome=outcome.level, alerted=alerted, invalid=0)
+    context = {"reasons": list(outcome.reasons), "rule": outcome.rule}
+    replies = [Reply(f"outcome_{outcome.level}", context)]
+    if outcome.level == "exercises":
+        replies.append(Reply("reminder_offer"))
+    return Step(replace(patient, conversation=done), (*step.replies, *replies), (*step.effects, *effects))
+

@@ -1,0 +1,49 @@
+"""Ordered triage rules over answers -> Outcome(level, rule, reasons). First match wins."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.core.conditions import Condition
+
+OUTCOMES = ("emergency", "urgent", "priority_call", "book_call", "exercises")
+EARLY = frozenset({"emergency", "urgent", "priority_call"})
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    outcome: str
+    when: Condition
+
+
+@dataclass(frozen=True)
+class Outcome:
+    level: str
+    rule: str
+    reasons: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"outcome": self.level, "rule": self.rule, "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True)
+class Rules:
+    rules: tuple[Rule, ...]
+
+    def evaluate(self, answers: Mapping[str, Any]) -> Outcome | None:
+        """The first rule that holds, or None when none does."""
+        return _first(self.rules, answers)
+
+    def evaluate_early(self, answers: Mapping[str, Any]) -> Outcome | None:
+        """Only the rules that end the questionnaire at once (emergency, urgent, priority)."""
+        return _first([r for r in self.rules if r.outcome in EARLY], answers)
+
+
+def _first(rules: Sequence[Rule], answers: Mapping[str, Any]) -> Outcome | None:
+    for rule in rules:
+        if rule.when.holds(answers):
+            return Outcome(rule.outcome, rule.id, tuple(rule.when.reasons(answers)))
+    return None

@@ -1,0 +1,81 @@
+"""Jinja2 rendering of every message (StrictUndefined) and SMS-safe text (GSM-7, segments)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from bot.config import Config
+from bot.core.engine import Reply
+from bot.errors import ConfigError
+
+GSM7_BASIC = (
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = "^{}\\[~]|€\f"
+_GSM = frozenset(GSM7_BASIC) | frozenset(GSM7_EXTENDED)
+_TO_GSM = str.maketrans(
+    {
+        "‘": "'", "’": "'", "‚": "'", "′": "'", "“": '"', "”": '"', "„": '"', "″": '"',
+        "–": "-", "—": "-", "‒": "-", "−": "-", "…": "...", "\u00a0": " ", "\u2009": " ",
+        "\u202f": " ", "•": "-", "·": "-", "°": " degrees", "×": "x",
+    }
+)  # fmt: skip
+
+
+def sms_safe(text: str) -> str:
+    """Curly quotes, dashes and friends to their GSM-7 equivalents; trims trailing spaces."""
+    text = text.translate(_TO_GSM)
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def is_gsm7(text: str) -> bool:
+    return all(ch in _GSM for ch in text)
+
+
+def segments(text: str) -> int:
+    """How many SMS segments a message takes (GSM-7 160/153, else UCS-2 70/67)."""
+    if is_gsm7(text):
+        units = sum(2 if ch in GSM7_EXTENDED else 1 for ch in text)
+        return 1 if units <= 160 else math.ceil(units / 153)
+    units = sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+    return 1 if units <= 70 else math.ceil(units / 67)
+
+
+class Renderer:
+    """Renders a Reply with the clinic's content; templates live in templates/<channel-kind>/."""
+
+    def __init__(self, config: Config, template_dir: str | Path) -> None:
+        self.config = config
+        self.root = Path(template_dir)
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(self.root / "sms")),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self.base: dict[str, Any] = {"clinic": config.clinic, "exercises": config.exercises}
+
+    def render(self, template: str, context: Mapping[str, Any] | None = None) -> str:
+        try:
+            tmpl = self.env.get_template(f"{template}.j2")
+            return sms_safe(tmpl.render({**self.base, **(context or {})}))
+        except jinja2.TemplateNotFound as err:
+            raise ConfigError(
+                f"{self.root / 'sms' / (template + '.j2')}: template missing; create it"
+            ) from err
+        except jinja2.UndefinedError as err:
+            raise ConfigError(f"{self.root / 'sms' / (template + '.j2')}: {err}") from err
+
+    def reply(self, reply: Reply) -> str:
+        return self.render(reply.template, reply.context)
+
+    def names(self) -> list[str]:
+        return sorted(p.stem for p in (self.root / "sms").glob("*.j2"))
