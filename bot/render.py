@@ -74,8 +74,13 @@ class Renderer:
         except jinja2.UndefinedError as err:
             raise ConfigError(f"{self.root / 'sms' / (template + '.j2')}: {err}") from err
 
-    def reply(self, reply: Reply) -> str:
-        return self.render(reply.template, reply.context)
+    def reply(self, reply: Reply) -> list[str]:
+        return self.reply_named(reply.template, reply.context)
+
+    def reply_named(self, template: str, context: Mapping[str, Any] | None = None) -> list[str]:
+        """A template's messages: a line of `===` in a template starts another message."""
+        text = self.render(template, context)
+        return [part.strip() for part in text.split("\n===\n") if part.strip()]
 
     def names(self) -> list[str]:
         return sorted(p.stem for p in (self.root / "sms").glob("*.j2"))

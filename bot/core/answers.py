@@ -93,10 +93,10 @@ def parse_yes_no(text: str) -> bool:
     norm = normalize(text)
     if not norm:
         raise AnswerError("empty")
-    if norm in YES or any(norm.startswith(p) for p in YES_PHRASES):
-        return True
     if norm in NO or any(norm.startswith(p) for p in NO_PHRASES):
         return False
+    if norm in YES or any(norm.startswith(p) for p in YES_PHRASES):
+        return True
     first = norm.split()[0]
     if first in YES:
         return True
@@ -106,10 +106,12 @@ def parse_yes_no(text: str) -> bool:
 
 
 def parse_integer(text: str, minimum: int, maximum: int) -> int:
-    norm = normalize(text)
+    lowered = re.sub(r"(\d+)\s*(?:/|out of|of)\s*10\b", r"\1", words_to_numbers(clean(text).lower()))
+    norm = normalize(lowered)
     if not norm:
         raise AnswerError("empty")
-    norm = re.sub(r"(\d+)\s*(?:/|out of|of)\s*10\b", r"\1", words_to_numbers(norm))
+    if re.search(r"(?:^|\s)-\s*\d", norm):
+        raise AnswerError("out_of_range")
     found = numbers_in(norm)
     if len(found) != 1:
         raise AnswerError("not_a_number" if not found else "ambiguous")

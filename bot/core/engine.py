@@ -14,6 +14,12 @@ from bot.errors import AnswerError
 
 FREE_TEXT_RULE = "emergency_free_text"
 DONE, DECLINED, REMINDER_OFFER = "done", "declined", "reminder_offer"
+TEMPLATES = (
+    "greeting", "reprompt", "help", "opted_out", "opted_in", "media_only", "empty", "expired",
+    "restarting", "callback_requested", "too_many_invalid", "after_done", "no_plan",
+    "reminder_offer", "staff_alert", "staff_claimed", "patient_callback_coming",
+    "staff_ack_claimed", "staff_ack_already", "staff_ack_unknown", "staff_open", "staff_help",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,166 @@
+"""Staff alerts: records behind a short reference, fan-out via the outbox, ACK/OPEN, re-escalation."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+
+from bot import keys
+from bot import outbox_entry as outbox
+
+REF_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud over the phone
+ALL_AT_ONCE = frozenset({"emergency", "urgent", "priority_call"})
+RE_ESCALATE = frozenset({"emergency", "urgent"})
+Render = Callable[[str, dict[str, Any]], str]
+
+
+@dataclass(frozen=True)
+class StaffSetup:
+    on_call: tuple[str, ...]
+    backup: str | None
+    resend_after: timedelta
+    backup_after: timedelta
+
+
+def new_ref() -> str:
+    return "".join(secrets.choice(REF_ALPHABET) for _ in range(4))
+
+
+def address(phone: str, channel: str) -> str:
+    return f"whatsapp:{phone}" if channel == "whatsapp" else phone
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Alerts:
+    """Creates alerts inside a patient's transaction and runs the staff side of them."""
+
+    def __init__(self, client: redis.Redis, staff: StaffSetup, render: Render,
+                 retention: timedelta) -> None:  # fmt: skip
+        self.redis = client
+        self.staff = staff
+        self.render = render
+        self.retention = retention
+
+    def recipients(self, level: str) -> tuple[str, ...]:
+        return self.staff.on_call if level in ALL_AT_ONCE else self.staff.on_call[:1]
+
+    def queue_create(self, pipe: Any, *, level: str, rule: str, phone: str, channel: str,
+                     now: datetime) -> str:  # fmt: skip
+        """Queue an alert record, its staff messages and its timers on an open MULTI."""
+        ref = new_ref()
+        while self.redis.exists(keys.alert(ref)):
+            ref = new_ref()
+        record = {"ref": ref, "level": level, "rule": rule, "phone": phone, "channel": channel,
+                  "created": now.isoformat(), "status": "open", "stage": "initial"}  # fmt: skip
+        pipe.hset(keys.alert(ref), mapping=record)
+        pipe.expire(keys.alert(ref), self.retention)
+        pipe.zadd(keys.ALERTS, {ref: now.timestamp()})
+        pipe.sadd(keys.ALERTS_OPEN, ref)
+        pipe.sadd(keys.alerts_of(phone), ref)
+        body = self.render("staff_alert", {"alert": record})
+        for to in self.recipients(level):
+            outbox.queue(pipe, message_id=f"alert:{ref}:{to}:initial", to=to, body=body, kind="alert")
+        if level in RE_ESCALATE:
+            pipe.zadd(keys.ALERT_TIMERS, {f"{ref}|resend": (now + self.staff.resend_after).timestamp()})
+        return ref
+
+    def get(self, ref: str) -> dict[str, str] | None:
+        raw = self.redis.hgetall(keys.alert(ref.upper()))
+        return {_s(k): _s(v) for k, v in raw.items()} if raw else None
+
+    def open_refs(self) -> list[str]:
+        return sorted(_s(r) for r in self.redis.smembers(keys.ALERTS_OPEN))
+
+    def listing(self, limit: int = 100) -> list[dict[str, str]]:
+        refs = [_s(r) for r in self.redis.zrevrange(keys.ALERTS, 0, limit - 1)]
+        return [a for a in (self.get(r) for r in refs) if a]
+
+    def ack(self, ref: str, staff_phone: str, now: datetime) -> tuple[str, dict[str, str] | None]:
+        """Claim an alert. Returns (result, alert): claimed | already | unknown."""
+        ref = ref.upper()
+        key = keys.alert(ref)
+        with self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    raw = pipe.hgetall(key)
+                    if not raw:
+                        return "unknown", None
+                    alert = {_s(k): _s(v) for k, v in raw.items()}
+                    if alert["status"] == "claimed":
+                        return "already", alert
+                    claim = {"status": "claimed", "claimed_by": staff_phone, "claimed_at": now.isoformat()}
+                    alert.update(claim)
+                    pipe.multi()
+                    pipe.hset(key, mapping=claim)
+                    pipe.srem(keys.ALERTS_OPEN, ref)
+                    pipe.zrem(keys.ALERT_TIMERS, f"{ref}|resend", f"{ref}|backup")
+                    self._queue_claim_notices(pipe, alert, staff_phone)
+                    pipe.execute()
+                    return "claimed", alert
+                except redis.WatchError:
+                    continue
+
+    def _queue_claim_notices(self, pipe: Any, alert: dict[str, str], staff_phone: str) -> None:
+        ref = alert["ref"]
+        notice = self.render("staff_claimed", {"alert": alert, "by": staff_phone})
+        others = [n for n in (*self.staff.on_call, self.staff.backup) if n and n != staff_phone]
+        for to in others:
+            outbox.queue(pipe, message_id=f"alert:{ref}:{to}:claimed", to=to, body=notice, kind="alert")
+        patient_msg = self.render("patient_callback_coming", {})
+        outbox.queue(pipe, message_id=f"alert:{ref}:patient", to=address(alert["phone"], alert["channel"]),
+                     body=patient_msg, kind="notice")  # fmt: skip
+
+    def run_timers(self, now: datetime) -> int:
+        """Re-send unclaimed emergency/urgent alerts, then go to the backup number."""
+        fired = 0
+        for member in self.redis.zrangebyscore(keys.ALERT_TIMERS, "-inf", now.timestamp()):
+            item = _s(member)
+            if not self.redis.zrem(keys.ALERT_TIMERS, item):
+                continue  # another worker took it
+            ref, stage = item.split("|")
+            alert = self.get(ref)
+            if not alert or alert["status"] != "open":
+                continue
+            self._escalate(alert, stage, now)
+            fired += 1
+        return fired
+
+    def _escalate(self, alert: dict[str, str], stage: str, now: datetime) -> None:
+        ref = alert["ref"]
+        body = self.render("staff_alert", {"alert": {**alert, "stage": stage}})
+        targets: Sequence[str] = self.recipients(alert["level"])
+        pipe = self.redis.pipeline()
+        if stage == "backup" and self.staff.backup:
+            targets = (self.staff.backup,)
+        elif stage == "resend":
+            due = now + (self.staff.backup_after - self.staff.resend_after)
+            pipe.zadd(keys.ALERT_TIMERS, {f"{ref}|backup": due.timestamp()})
+        pipe.hset(keys.alert(ref), "stage", stage)
+        for to in targets:
+            outbox.queue(pipe, message_id=f"alert:{ref}:{to}:{stage}", to=to, body=body, kind="alert")
+        pipe.execute()
+
+
+def staff_command(text: str) -> tuple[str, str | None]:
+    """('ack', REF) | ('open', None) | ('unknown', None) for a staff member's text."""
+    words = text.strip().upper().replace(",", " ").split()
+    if len(words) == 2 and words[0] in ("ACK", "CLAIM", "TAKE"):
+        return "ack", words[1]
+    if words and words[0] in ("OPEN", "LIST", "ALERTS"):
+        return "open", None
+    if len(words) == 1 and len(words[0]) == 4 and all(c in REF_ALPHABET for c in words[0]):
+        return "ack", words[0]
+    return "unknown", None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

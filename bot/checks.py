@@ -1,0 +1,95 @@
+"""`bot check-config`: validate config and templates, walk every questionnaire path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.config import Config, load_config
+from bot.core.engine import TEMPLATES
+from bot.core.walk import walk
+from bot.errors import ConfigError
+from bot.render import Renderer, segments
+from bot.settings import Settings
+
+MAX_SEGMENTS = 3
+SAMPLE_ALERT = {"ref": "K7Q2", "level": "urgent", "rule": "urgent_same_day", "phone": "+19495550123",
+                "channel": "sms", "stage": "initial", "claimed_by": "+19495550101"}  # fmt: skip
+
+
+@dataclass
+class Report:
+    lines: list[str] = field(default_factory=list)
+    ok: bool = True
+
+    def fail(self, line: str) -> None:
+        self.ok = False
+        self.lines.append(f"ERROR {line}")
+
+    def warn(self, line: str) -> None:
+        self.lines.append(f"warning {line}")
+
+
+def _samples(config: Config, longest: dict[str, tuple[str, ...]]) -> dict[str, dict[str, Any]]:
+    """A context per template, with the longest reasons the walk found for each outcome."""
+    samples: dict[str, dict[str, Any]] = {
+        f"outcome_{level}": {"reasons": list(reasons), "rule": "r"} for level, reasons in longest.items()
+    }
+    for q in config.playbook.flow.questions.values():
+        samples[q.prompt] = {"question": q.id}
+    staff = {"alert": SAMPLE_ALERT, "ref": "K7Q2", "by": "+19495550101",
+             "alerts": [SAMPLE_ALERT, SAMPLE_ALERT]}  # fmt: skip
+    for name in ("staff_alert", "staff_claimed", "staff_ack_claimed", "staff_ack_already",
+                 "staff_ack_unknown", "staff_open"):  # fmt: skip
+        samples[name] = staff
+    samples["after_done"] = {"outcome": "book_call"}
+    return samples
+
+
+def _check_templates(config: Config, renderer: Renderer, longest: dict[str, tuple[str, ...]],
+                     report: Report) -> None:  # fmt: skip
+    needed = set(TEMPLATES) | {q.prompt for q in config.playbook.flow.questions.values()}
+    needed |= {f"outcome_{o}" for o in config.playbook.outcome_alerts}
+    needed |= {q.stop_template for q in config.playbook.flow.questions.values() if q.stop_template}
+    for name in sorted(needed - set(renderer.names())):
+        report.fail(f"{renderer.root / 'sms' / (name + '.j2')}: missing template")
+    samples = _samples(config, longest)
+    for name in renderer.names():
+        kinds = [{"kind": k, "reason": r, "lo": 0, "hi": 10, "options": (0, 1, 2)}
+                 for k in ("yes_no", "integer", "single", "multi", "ktw")
+                 for r in ("out_of_range", "not_a_number")] if name == "reprompt" else [samples.get(name, {})]  # fmt: skip
+        for context in kinds:
+            try:
+                messages = renderer.reply_named(name, context)
+            except ConfigError as err:
+                if name in needed:
+                    report.fail(f"{err}")
+                else:
+                    report.lines.append(f"note {name}.j2 needs context the check can't guess: {err}")
+                break
+            for text in messages:
+                if (n := segments(text)) > MAX_SEGMENTS:
+                    report.warn(f"{name}.j2 renders {n} SMS segments (over {MAX_SEGMENTS}): shorten it")
+
+
+def check_all(settings: Settings) -> Report:
+    report = Report()
+    try:
+        config = load_config(settings.config_dir)
+    except ConfigError as err:
+        for line in str(err).splitlines():
+            report.fail(line)
+        return report
+    report.lines.append(f"ok   config loaded from {config.directory}")
+    result = walk(config.playbook.flow, config.playbook.rules)
+    for problem in result.problems:
+        report.fail(f"questionnaire walk: {problem}")
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items()))
+    report.lines.append(f"ok   walked {result.paths} answer paths: {summary}")
+    if result.ok:
+        report.lines.append("ok   every path ends in exactly one outcome")
+        report.lines.append("ok   no red-flag answer reaches the exercises outcome")
+    renderer = Renderer(config, settings.template_dir)
+    _check_templates(config, renderer, result.longest_reasons, report)
+    report.lines.append("config OK" if report.ok else "config has problems (see ERROR lines)")
+    return report

@@ -1,0 +1,180 @@
+"""The `bot` command: serve, worker, chat, check-config, triage, export, forget, alerts."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.errors import AnswerError, BotError, ConfigError
+from bot.settings import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    if getattr(args, "config_dir", None):
+        from dataclasses import replace
+
+        settings = replace(settings, config_dir=Path(args.config_dir))
+    return settings
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from bot.checks import check_all
+
+    report = check_all(_settings(args))
+    for line in report.lines:
+        print(line)
+    return 0 if report.ok else 1
+
+
+def cmd_triage(args: argparse.Namespace) -> int:
+    from bot.config import load_config
+
+    config = load_config(_settings(args).config_dir)
+    try:
+        raw = json.loads(Path(args.answers).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        print(f"error: cannot read {args.answers}: {err}", file=sys.stderr)
+        return 2
+    if not isinstance(raw, dict):
+        print("error: the answers file must hold a JSON object {question id: reply text}", file=sys.stderr)
+        return 2
+    flow = config.playbook.flow
+    answers = {}
+    for qid, text in raw.items():
+        if qid not in flow.questions:
+            known = ", ".join(flow.questions)
+            print(f"error: unknown question id {qid!r}; known ids: {known}", file=sys.stderr)
+            return 2
+        try:
+            answers[qid] = flow.question(qid).parse(str(text))
+        except AnswerError as err:
+            print(f"error: {qid}: cannot understand {text!r} ({err})", file=sys.stderr)
+            return 2
+    outcome = config.playbook.rules.evaluate(answers)
+    if outcome is None:
+        print("error: no triage rule matched; run `bot check-config`", file=sys.stderr)
+        return 1
+    print(json.dumps(outcome.to_json()))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from bot.runtime import build
+
+    settings = _settings(args)
+    if settings.embedded:
+        print("note: REDIS_URL is unset, so there is nothing stored to export", file=sys.stderr)
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            print(f"error: --since {args.since!r} is not a date like 2026-11-01", file=sys.stderr)
+            return 2
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+    records = build(settings).service.export(since)
+    if args.format == "jsonl":
+        for record in records:
+            print(json.dumps(record))
+    else:
+        fields = ["id", "phone", "channel", "outcome", "rule", "reasons", "answers",
+                  "started_at", "finished_at"]  # fmt: skip
+        writer = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        for record in records:
+            writer.writerow({**record, "reasons": "; ".join(record["reasons"]),
+                             "answers": json.dumps(record["answers"])})  # fmt: skip
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    from bot.config import e164
+    from bot.runtime import build
+
+    try:
+        phone = e164(args.phone)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    deleted = build(_settings(args)).store.forget(phone)
+    print(f"forgot ...{phone[-4:]}: {deleted} keys deleted")
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from bot.runtime import build
+
+    for a in build(_settings(args)).alerts.listing(args.limit):
+        claimed = f" by {a.get('claimed_by')} at {a.get('claimed_at')}" if a["status"] == "claimed" else ""
+        print(f"{a['ref']}  {a['level']:<13} {a['status']}{claimed}  {a['phone']}  {a['rule']}  {a['created']}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bot.serve import serve
+
+    return serve(_settings(args), args.host, args.port)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from bot.worker import run_worker
+
+    return run_worker(_settings(args))
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.simulator import run_chat
+
+    return run_chat(_settings(args), args.phone, args.script)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bot", description=__doc__)
+    p.add_argument("--config-dir", help="config folder (default: BOT_CONFIG_DIR or ./config)")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="the web app (webhooks, health, web chat)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.set_defaults(func=cmd_serve)
+    sub.add_parser("worker", help="scheduler and outbox sender; needs REDIS_URL").set_defaults(func=cmd_worker)
+    c = sub.add_parser("chat", help="talk to the bot locally as a patient")
+    c.add_argument("--phone", default="+19495550123", help="the simulated patient's number (E.164)")
+    c.add_argument("--script", help="replay a transcript file non-interactively")
+    c.set_defaults(func=cmd_chat)
+    k = sub.add_parser("check-config", help="validate config and templates; walk every path")
+    k.add_argument("--config-dir", dest="config_dir", default=argparse.SUPPRESS)
+    k.set_defaults(func=cmd_check_config)
+    t = sub.add_parser("triage", help="evaluate the rules on a JSON file of replies")
+    t.add_argument("--answers", required=True, help='JSON {"question id": "reply text"}')
+    t.set_defaults(func=cmd_triage)
+    e = sub.add_parser("export", help="one record per finished triage")
+    e.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    e.add_argument("--since", help="only triages finished on or after this date (ISO 8601)")
+    e.set_defaults(func=cmd_export)
+    f = sub.add_parser("forget", help="delete everything stored about a number")
+    f.add_argument("phone")
+    f.set_defaults(func=cmd_forget)
+    a = sub.add_parser("alerts", help="list staff alerts with their status")
+    a.add_argument("--limit", type=int, default=50)
+    a.set_defaults(func=cmd_alerts)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as err:
+        print(f"configuration error:\n{err}", file=sys.stderr)
+        return 1
+    except BotError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,108 @@
+"""Every Redis key the bot uses is spelled here, and only here."""
+
+from __future__ import annotations
+
+PREFIX = "bot:"
+
+# Per-number state (one JSON document: conversation, plan) and its optimistic-lock target.
+def patient(phone: str) -> str:
+    return f"{PREFIX}patient:{phone}"
+
+
+OPTED_OUT = f"{PREFIX}optout"  # set of numbers that said STOP (or Twilio said 21610)
+UNREACHABLE = f"{PREFIX}unreachable"  # hash number -> error code (21211, 21614, 30005, 30006)
+PATIENTS = f"{PREFIX}patients"  # set of numbers with stored state (for scans and forget)
+
+
+def message_sid(sid: str) -> str:
+    """A processed inbound MessageSid -> the replies it got (48 h)."""
+    return f"{PREFIX}msgsid:{sid}"
+
+
+# Finished triages, for `bot export`.
+TRIAGES = f"{PREFIX}triages"  # sorted set: record id scored by finish time (epoch seconds)
+
+
+def triage(record_id: str) -> str:
+    return f"{PREFIX}triage:{record_id}"
+
+
+def triages_of(phone: str) -> str:
+    return f"{PREFIX}triages:of:{phone}"  # set of record ids for one number
+
+
+# Outbox: a Redis Stream consumed by a consumer group; one entry per message to send.
+OUTBOX = f"{PREFIX}outbox"
+OUTBOX_GROUP = "senders"
+OUTBOX_DEAD = f"{PREFIX}outbox:dead"  # stream of messages that failed permanently
+
+
+def outbox_sent(message_id: str) -> str:
+    """Set once the message with this idempotency id was handed to Twilio (its SID)."""
+    return f"{PREFIX}outbox:sent:{message_id}"
+
+
+def outbox_sending(message_id: str) -> str:
+    """Set just before the send call: an ambiguous send is reconciled against Twilio's log."""
+    return f"{PREFIX}outbox:sending:{message_id}"
+
+
+def outbox_enqueued(message_id: str) -> str:
+    """Dedupe of enqueues by idempotency id (e.g. patient, local date, kind)."""
+    return f"{PREFIX}outbox:enq:{message_id}"
+
+
+def rate_limit(sender: str, slot: int) -> str:
+    return f"{PREFIX}rate:{sender}:{slot}"
+
+
+def delivery(message_sid: str) -> str:
+    """Hash: status, error_code, to, updated (from status callbacks)."""
+    return f"{PREFIX}delivery:{message_sid}"
+
+
+# Staff alerts.
+def alert(ref: str) -> str:
+    return f"{PREFIX}alert:{ref}"  # hash
+
+
+ALERTS = f"{PREFIX}alerts"  # sorted set: ref scored by creation time
+ALERTS_OPEN = f"{PREFIX}alerts:open"  # set of unclaimed refs
+ALERT_TIMERS = f"{PREFIX}alerts:timers"  # sorted set: "ref|stage" scored by due epoch seconds
+
+
+def alerts_of(phone: str) -> str:
+    return f"{PREFIX}alerts:of:{phone}"
+
+
+# Reminders and the scheduler.
+SCHEDULER_LEADER = f"{PREFIX}scheduler:leader"
+APS_JOBS = f"{PREFIX}aps:jobs"
+APS_RUN_TIMES = f"{PREFIX}aps:run_times"
+
+
+def reminder_sent(patient_id: str, local_date: str, kind: str) -> str:
+    return f"{PREFIX}reminder:{patient_id}:{local_date}:{kind}"
+
+
+def plan_log(phone: str) -> str:
+    return f"{PREFIX}plan:log:{phone}"  # hash local date -> done/skipped/no_reply
+
+
+# Web chat sessions.
+def web_rate(scope: str, ident: str, slot: int) -> str:
+    return f"{PREFIX}web:rate:{scope}:{ident}:{slot}"
+
+
+def keys_of(phone: str) -> list[str]:
+    """Keys named after one number (forget deletes these plus records found through indexes)."""
+    return [patient(phone), triages_of(phone), alerts_of(phone), plan_log(phone)]
+
+
+# Outbox helpers (sender side).
+OUTBOX_DELAYED = f"{PREFIX}outbox:delayed"  # sorted set: outbox entry (JSON) scored by not_before
+
+
+def send_rate(sender: str) -> str:
+    """The shared send-rate limiter's state for one sender number (GCRA arrival time)."""
+    return f"{PREFIX}rate:tat:{sender}"

@@ -1,0 +1,65 @@
+"""Wires settings, config, Redis, store, renderer, alerts and service: one place, many callers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import fakeredis
+import redis
+
+from bot.alerts import Alerts, StaffSetup
+from bot.config import Config, load_config
+from bot.render import Renderer
+from bot.service import Service
+from bot.settings import Settings
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    config: Config
+    redis: redis.Redis
+    store: Store
+    renderer: Renderer
+    alerts: Alerts
+    service: Service
+    clock: Clock
+
+
+def connect(settings: Settings) -> redis.Redis:
+    """Real Redis from REDIS_URL, or an in-memory fake when embedded."""
+    if settings.embedded:
+        return fakeredis.FakeRedis(decode_responses=True)
+    return redis.Redis.from_url(
+        settings.redis_url or "", decode_responses=True, socket_timeout=2, socket_connect_timeout=2,
+        health_check_interval=15,
+    )  # fmt: skip
+
+
+def build(settings: Settings, *, client: redis.Redis | None = None, clock: Clock | None = None,
+          config: Config | None = None) -> Runtime:  # fmt: skip
+    config = config or load_config(settings.config_dir)
+    client = client if client is not None else connect(settings)
+    retention = timedelta(days=config.clinic.retention_days)
+    renderer = Renderer(config, settings.template_dir)
+    staff = StaffSetup(
+        on_call=settings.staff_alert_numbers or tuple(config.clinic.on_call),
+        backup=config.clinic.backup_number,
+        resend_after=timedelta(minutes=config.clinic.escalation.resend_after_minutes),
+        backup_after=timedelta(minutes=config.clinic.escalation.backup_after_minutes),
+    )
+    store = Store(client, retention=retention)
+    alerts = Alerts(client, staff, renderer.render, retention)
+    service = Service(config, store, renderer, alerts, staff.on_call)
+    return Runtime(settings, config, client, store, renderer, alerts, service, clock or system_clock)

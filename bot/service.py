@@ -1,0 +1,102 @@
+"""handle_inbound: load, advance, save, enqueue, in one transaction per number; ports only."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from bot.alerts import Alerts, staff_command
+from bot.config import Config
+from bot.core.engine import Alert, Inbound, OptedOut, Patient, Step, TriageFinished, advance
+from bot.privacy import mask
+from bot.render import Renderer
+from bot.store import Pipeline, Seen, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Handled:
+    replies: list[str]
+    duplicate: bool = False
+
+
+class Service:
+    """The use cases: an inbound message from a patient or a staff member."""
+
+    def __init__(self, config: Config, store: Store, renderer: Renderer, alerts: Alerts,
+                 staff_numbers: tuple[str, ...]) -> None:  # fmt: skip
+        self.config = config
+        self.store = store
+        self.renderer = renderer
+        self.alerts = alerts
+        self.staff_numbers = frozenset(staff_numbers)
+        self.playbook = config.playbook
+
+    def is_staff(self, phone: str) -> bool:
+        return phone in self.staff_numbers
+
+    def handle_inbound(self, phone: str, inbound: Inbound, now: datetime,
+                       message_sid: str | None = None) -> Handled:  # fmt: skip
+        """One message in; replies out. A MessageSid seen before gets the same replies again."""
+        if message_sid and (seen := self.store.seen_message(message_sid)) is not None:
+            log.info("duplicate delivery from %s ignored", mask(phone))
+            return Handled(seen, duplicate=True)
+        if self.is_staff(phone):
+            return Handled(self._staff(phone, inbound.text, now))
+
+        def change(patient: Patient, pipe: Pipeline) -> list[str]:
+            step = advance(patient, inbound, self.playbook, now)
+            replies = self._texts(step)
+            self._queue_effects(pipe, step, now)
+            self.store.queue_save(pipe, step.patient)
+            if message_sid:
+                self.store.queue_message_seen(pipe, message_sid, replies)
+            return replies
+
+        result = self.store.update(phone, change, message_sid=message_sid)
+        if isinstance(result, Seen):
+            return Handled(result.replies, duplicate=True)
+        replies = result
+        log.info("message from %s handled: %d replies", mask(phone), len(replies))
+        return Handled(replies)
+
+    def _texts(self, step: Step) -> list[str]:
+        texts: list[str] = []
+        for reply in step.replies:
+            texts.extend(self.renderer.reply(reply))
+        return texts
+
+    def _queue_effects(self, pipe: Pipeline, step: Step, now: datetime) -> None:
+        patient = step.patient
+        for effect in step.effects:
+            if isinstance(effect, Alert):
+                ref = self.alerts.queue_create(pipe, level=effect.level, rule=effect.rule,
+                                               phone=patient.phone,
+                                               channel=patient.conversation.channel, now=now)  # fmt: skip
+                log.warning("alert %s (%s) raised for %s", ref, effect.level, mask(patient.phone))
+            elif isinstance(effect, TriageFinished):
+                self.store.queue_triage(pipe, patient.phone, effect)
+            elif isinstance(effect, OptedOut):
+                log.info("%s opted out", mask(patient.phone))
+
+    def _staff(self, phone: str, text: str, now: datetime) -> list[str]:
+        command, ref = staff_command(text)
+        if command == "ack" and ref:
+            result, alert = self.alerts.ack(ref, phone, now)
+            return [self.renderer.render(f"staff_ack_{result}", {"ref": ref, "alert": alert or {}})]
+        if command == "open":
+            open_alerts = [a for a in (self.alerts.get(r) for r in self.alerts.open_refs()) if a]
+            return [self.renderer.render("staff_open", {"alerts": open_alerts})]
+        return [self.renderer.render("staff_help", {})]
+
+    def patient(self, phone: str) -> Patient:
+        return self.store.load(phone)
+
+    def with_channel(self, patient: Patient, channel: str) -> Patient:
+        return replace(patient, conversation=replace(patient.conversation, channel=channel))
+
+    def export(self, since: datetime | None = None) -> list[dict[str, Any]]:
+        return list(self.store.triages(since))

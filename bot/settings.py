@@ -1,0 +1,72 @@
+"""Settings from the environment (SPEC.md's table); nothing is read at import time."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.config import e164
+from bot.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = field(default=None, repr=False)
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_base_url: str | None = None
+    public_base_url: str | None = None
+    staff_alert_numbers: tuple[str, ...] = ()
+    config_dir: Path = ROOT / "config"
+    template_dir: Path = ROOT / "templates"
+    secret_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
+    spool_dir: Path = ROOT / "spool"
+    production: bool = False
+
+    @property
+    def embedded(self) -> bool:
+        return not self.redis_url
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        staff: tuple[str, ...] = ()
+        if raw := env.get("STAFF_ALERT_NUMBERS", "").strip():
+            try:
+                staff = tuple(e164(n.strip()) for n in raw.split(",") if n.strip())
+            except ValueError as err:
+                raise ConfigError(f"STAFF_ALERT_NUMBERS: {err}") from err
+        kwargs: dict[str, object] = {
+            "redis_url": env.get("REDIS_URL") or None,
+            "twilio_account_sid": env.get("TWILIO_ACCOUNT_SID") or None,
+            "twilio_auth_token": env.get("TWILIO_AUTH_TOKEN") or None,
+            "twilio_from_number": env.get("TWILIO_FROM_NUMBER") or None,
+            "twilio_messaging_service_sid": env.get("TWILIO_MESSAGING_SERVICE_SID") or None,
+            "twilio_api_base_url": env.get("TWILIO_API_BASE_URL") or None,
+            "public_base_url": (env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+            "staff_alert_numbers": staff,
+            "config_dir": Path(env.get("BOT_CONFIG_DIR") or ROOT / "config"),
+            "template_dir": Path(env.get("BOT_TEMPLATE_DIR") or ROOT / "templates"),
+            "spool_dir": Path(env.get("BOT_SPOOL_DIR") or ROOT / "spool"),
+            "production": (env.get("BOT_ENV") or "").lower() == "production",
+        }
+        if secret := env.get("BOT_SECRET_KEY"):
+            kwargs["secret_key"] = secret
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+    def problems(self) -> list[str]:
+        """What stops this configuration from working; empty when it can run."""
+        found = []
+        if not self.embedded:
+            if not self.twilio_auth_token:
+                found.append("TWILIO_AUTH_TOKEN is unset: every webhook will be refused (403)")
+            if not (self.twilio_from_number or self.twilio_messaging_service_sid):
+                found.append("set TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID to send SMS")
+        return found

@@ -1,0 +1,201 @@
+"""Redis persistence of patients and triage records; JSON codecs; atomic per-number updates."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import redis
+
+from bot import keys
+from bot.core.engine import Conversation, Patient, TriageFinished
+
+T = TypeVar("T")
+Redis = redis.Redis
+Pipeline = redis.client.Pipeline
+SID_TTL = timedelta(hours=48)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def patient_to_json(patient: Patient) -> str:
+    c = patient.conversation
+    doc = {
+        "phone": patient.phone,
+        "conversation": {
+            "step": c.step,
+            "answers": dict(c.answers),
+            "invalid": c.invalid,
+            "started_at": _iso(c.started_at),
+            "last_at": _iso(c.last_at),
+            "outcome": c.outcome,
+            "alerted": list(c.alerted),
+            "channel": c.channel,
+        },
+        "plan": dict(patient.plan) if patient.plan else None,
+    }
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def patient_from_json(phone: str, raw: str | None, opted_out: bool) -> Patient:
+    if not raw:
+        return Patient(phone, opted_out=opted_out)
+    doc = json.loads(raw)
+    c = doc.get("conversation") or {}
+    conv = Conversation(
+        step=c.get("step"),
+        answers=c.get("answers") or {},
+        invalid=int(c.get("invalid") or 0),
+        started_at=_dt(c.get("started_at")),
+        last_at=_dt(c.get("last_at")),
+        outcome=c.get("outcome"),
+        alerted=tuple(c.get("alerted") or ()),
+        channel=c.get("channel") or "sms",
+    )
+    return Patient(phone, opted_out=opted_out, conversation=conv, plan=doc.get("plan"))
+
+
+def triage_record(phone: str, done: TriageFinished) -> dict[str, Any]:
+    return {
+        "phone": phone,
+        "channel": done.channel,
+        "outcome": done.outcome.level,
+        "rule": done.outcome.rule,
+        "reasons": list(done.outcome.reasons),
+        "answers": dict(done.answers),
+        "started_at": _iso(done.started_at),
+        "finished_at": _iso(done.finished_at),
+    }
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A MessageSid processed before, with the replies it got then."""
+
+    replies: list[str]
+
+
+class Store:
+    """The only code that reads or writes patient documents and triage records."""
+
+    def __init__(self, client: Redis, *, retention: timedelta = timedelta(days=365)) -> None:
+        self.redis = client
+        self.retention = retention
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.redis.ping())
+        except redis.RedisError:
+            return False
+
+    def load(self, phone: str) -> Patient:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(keys.patient(phone))
+        pipe.sismember(keys.OPTED_OUT, phone)
+        raw, opted = pipe.execute()
+        return patient_from_json(phone, raw, bool(opted))
+
+    def is_opted_out(self, phone: str) -> bool:
+        return bool(self.redis.sismember(keys.OPTED_OUT, phone))
+
+    def update(
+        self,
+        phone: str,
+        change: Callable[[Patient, Pipeline], T],
+        *,
+        message_sid: str | None = None,
+        attempts: int = 100,
+    ) -> T | Seen:
+        """Optimistic transaction on one number: `change` sees the patient and queues writes.
+
+        `change` runs again when another writer touched the number meanwhile, so two messages
+        from one number at once never lose an update. It queues its writes on the pipeline,
+        already in MULTI mode. A MessageSid already processed returns Seen(replies) instead.
+        """
+        key = keys.patient(phone)
+        sid_key = keys.message_sid(message_sid) if message_sid else None
+        for _ in range(attempts):
+            with self.redis.pipeline() as pipe:
+                try:
+                    pipe.watch(key, keys.OPTED_OUT, *([sid_key] if sid_key else []))
+                    if sid_key and (raw := pipe.get(sid_key)) is not None:
+                        return Seen(list(json.loads(raw)))
+                    patient = patient_from_json(
+                        phone, pipe.get(key), bool(pipe.sismember(keys.OPTED_OUT, phone))
+                    )
+                    pipe.multi()
+                    result = change(patient, pipe)
+                    pipe.execute()
+                    return result
+                except redis.WatchError:
+                    continue
+        raise redis.WatchError(f"too much contention on ...{phone[-4:]}")
+
+    def queue_save(self, pipe: Pipeline, patient: Patient) -> None:
+        pipe.set(keys.patient(patient.phone), patient_to_json(patient), ex=self.retention)
+        pipe.sadd(keys.PATIENTS, patient.phone)
+        if patient.opted_out:
+            pipe.sadd(keys.OPTED_OUT, patient.phone)
+        else:
+            pipe.srem(keys.OPTED_OUT, patient.phone)
+
+    def queue_triage(self, pipe: Pipeline, phone: str, done: TriageFinished) -> str:
+        record_id = uuid.uuid4().hex
+        record = {"id": record_id, **triage_record(phone, done)}
+        pipe.set(keys.triage(record_id), json.dumps(record), ex=self.retention)
+        pipe.zadd(keys.TRIAGES, {record_id: done.finished_at.timestamp()})
+        pipe.sadd(keys.triages_of(phone), record_id)
+        pipe.expire(keys.triages_of(phone), self.retention)
+        return record_id
+
+    def triages(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """Finished triages, oldest first; drops index entries whose record expired."""
+        low = since.timestamp() if since else "-inf"
+        ids = [i if isinstance(i, str) else i.decode() for i in
+               self.redis.zrangebyscore(keys.TRIAGES, low, "+inf")]  # fmt: skip
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for record_id, raw in zip(chunk, self.redis.mget([keys.triage(i) for i in chunk]),
+                                      strict=True):  # fmt: skip
+                if raw is None:
+                    self.redis.zrem(keys.TRIAGES, record_id)
+                    continue
+                yield json.loads(raw)
+
+    def seen_message(self, sid: str) -> list[str] | None:
+        raw = self.redis.get(keys.message_sid(sid))
+        return None if raw is None else list(json.loads(raw))
+
+    def queue_message_seen(self, pipe: Pipeline, sid: str, replies: list[str]) -> None:
+        pipe.set(keys.message_sid(sid), json.dumps(replies), ex=SID_TTL)
+
+    def forget(self, phone: str) -> int:
+        """Delete everything stored about a number; returns how many keys went."""
+        r = self.redis
+        record_ids = r.smembers(keys.triages_of(phone))
+        alert_refs = r.smembers(keys.alerts_of(phone))
+        doomed = [*keys.keys_of(phone)]
+        doomed += [keys.triage(i) for i in record_ids]
+        doomed += [keys.alert(ref) for ref in alert_refs]
+        pipe = r.pipeline()
+        pipe.delete(*doomed)
+        if record_ids:
+            pipe.zrem(keys.TRIAGES, *record_ids)
+        if alert_refs:
+            pipe.zrem(keys.ALERTS, *alert_refs)
+            pipe.srem(keys.ALERTS_OPEN, *alert_refs)
+        pipe.srem(keys.PATIENTS, phone)
+        pipe.srem(keys.OPTED_OUT, phone)
+        pipe.hdel(keys.UNREACHABLE, phone)
+        deleted = pipe.execute()[0]
+        return int(deleted)

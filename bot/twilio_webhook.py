@@ -1,0 +1,83 @@
+"""Twilio webhooks: signature check with the SDK's RequestValidator, TwiML replies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+import phonenumbers
+from flask import Blueprint, Response, abort, request
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.core.engine import Inbound
+from bot.privacy import mask
+from bot.service import Handled
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_BODY = 1600
+
+
+def signed_url(settings: Settings) -> str:
+    """The URL Twilio signed: PUBLIC_BASE_URL + path (+ query), or the request's own URL."""
+    if settings.public_base_url:
+        query = request.query_string.decode()
+        return f"{settings.public_base_url}{request.path}" + (f"?{query}" if query else "")
+    return request.url
+
+
+def signature_ok(settings: Settings) -> bool:
+    token = settings.twilio_auth_token
+    if not token:
+        return settings.embedded  # embedded dev mode accepts unsigned local requests
+    validator = RequestValidator(token)
+    params = request.form.to_dict(flat=True)
+    return bool(validator.validate(signed_url(settings), params, request.headers.get("X-Twilio-Signature", "")))
+
+
+def sender_of(raw: str) -> tuple[str, str] | None:
+    """('+15551234567', 'sms'|'whatsapp') from Twilio's From, or None when unusable."""
+    channel = "whatsapp" if raw.startswith("whatsapp:") else "sms"
+    number = raw.removeprefix("whatsapp:").strip()
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), channel
+
+
+def twiml(replies: list[str]) -> Response:
+    response = MessagingResponse()
+    for text in replies:
+        response.message(text)
+    return Response(str(response), mimetype="application/xml")
+
+
+Handler = Callable[[str, Inbound, datetime, str | None], Handled]
+
+
+def blueprint(handle: Handler, settings: Settings, clock: Callable[[], datetime]) -> Blueprint:
+    bp = Blueprint("twilio", __name__)
+
+    @bp.post("/twilio/sms")
+    def inbound() -> Response:
+        if not signature_ok(settings):
+            log.warning("refused an unsigned or forged webhook request")
+            abort(403)
+        sender = sender_of(request.form.get("From", ""))
+        if sender is None:
+            return twiml([])
+        phone, channel = sender
+        body = request.form.get("Body", "")[:MAX_BODY]
+        try:
+            media = int(request.form.get("NumMedia", "0") or 0)
+        except ValueError:
+            media = 0
+        sid = request.form.get("MessageSid") or request.form.get("SmsSid") or None
+        handled = handle(phone, Inbound(body, channel, media), clock(), sid)
+        log.info("inbound %s from %s -> %d replies", channel, mask(phone), len(handled.replies))
+        return twiml(handled.replies)
+
+    return bp

@@ -1,0 +1,34 @@
+"""create_app: the Flask app (Twilio webhooks, health, web chat)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify
+
+from bot import twilio_webhook
+from bot.runtime import Runtime, build
+from bot.settings import Settings
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
+               **parts: Any) -> Flask:  # fmt: skip
+    """The app; tests pass their own `runtime` or parts (client=, clock=, config=)."""
+    settings = settings or (runtime.settings if runtime else Settings.from_env())
+    rt = runtime or build(settings, **parts)
+    app = Flask(__name__, template_folder=str(settings.template_dir / "web"))
+    app.config.update(SECRET_KEY=settings.secret_key, DEBUG=False, PROPAGATE_EXCEPTIONS=False,
+                      MAX_CONTENT_LENGTH=64 * 1024)  # fmt: skip
+    app.extensions["bot"] = rt
+    app.register_blueprint(twilio_webhook.blueprint(rt.service.handle_inbound, settings, rt.clock))
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(status="ok")
+
+    @app.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        ok = rt.store.ping()
+        return jsonify(status="ready" if ok else "store unreachable", store=ok), 200 if ok else 503
+
+    return app

@@ -1,0 +1,105 @@
+"""`bot check-config` proves the safety properties and catches broken content."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.settings import ROOT
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Path:
+    target = tmp_path / "config"
+    shutil.copytree(ROOT / "config", target)
+    return target
+
+
+def run(cfg: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["check-config", "--config-dir", str(cfg)])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def test_default_config_is_proven_safe(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(cfg, capsys)
+    assert code == 0, out
+    assert "no red-flag answer reaches the exercises outcome" in out
+    assert "every path ends in exactly one outcome" in out
+
+
+def test_a_rule_that_lets_a_red_flag_through_is_caught(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    triage = cfg / "triage.yaml"
+    text = triage.read_text().replace("{q: red_flags, has_any: [4], reason:", "{q: red_flags, has_any: [9], reason:")
+    triage.write_text(text)
+    code, out = run(cfg, capsys)
+    assert code == 1
+    assert "a red-flag answer reaches exercises" in out
+    assert "'red_flags': [4]" in out
+
+
+def test_no_default_rule_means_paths_without_outcome(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    triage = cfg / "triage.yaml"
+    text = triage.read_text()
+    triage.write_text(text[: text.index("  - id: home_program")])
+    code, out = run(cfg, capsys)
+    assert code == 1
+    assert "no rule matches the answers" in out
+
+
+def test_yaml_booleans_are_named_with_the_fix(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    kw = cfg / "keywords.yaml"
+    kw.write_text(kw.read_text().replace('start_when_opted_out: ["yes", "y"]', "start_when_opted_out: [yes]"))
+    code, out = run(cfg, capsys)
+    assert code == 1
+    assert "keywords.yaml" in out and "start_when_opted_out.0" in out
+    assert "put words in quotes" in out
+
+
+def test_dangling_next_is_an_error(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    q = cfg / "questionnaire.yaml"
+    q.write_text(q.read_text().replace("goto: injury_signs", "goto: injury_sings"))
+    code, out = run(cfg, capsys)
+    assert code == 1
+    assert "unknown id 'injury_sings'" in out
+
+
+def test_unknown_question_in_a_rule_is_an_error(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    t = cfg / "triage.yaml"
+    t.write_text(t.read_text().replace("{q: pain_run, gte: 6", "{q: pain_running, gte: 6"))
+    code, out = run(cfg, capsys)
+    assert code == 1
+    assert "unknown question id 'pain_running'" in out
+
+
+def test_missing_template_is_named(cfg: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    (templates / "sms" / "q_age.j2").unlink()
+    monkeypatch.setenv("BOT_TEMPLATE_DIR", str(templates))
+    code, out = run(cfg, capsys)
+    assert code == 1
+    assert "q_age.j2: missing template" in out
+
+
+def test_long_messages_are_warned_about(cfg: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    (templates / "sms" / "help.j2").write_text("word " * 200)
+    monkeypatch.setenv("BOT_TEMPLATE_DIR", str(templates))
+    code, out = run(cfg, capsys)
+    assert code == 0
+    assert "help.j2 renders 7 SMS segments" in out
+
+
+def test_bad_clinic_values_name_the_key(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    c = cfg / "clinic.yaml"
+    c.write_text(c.read_text().replace('time_zone: "America/Los_Angeles"', 'time_zone: "Pacific"'))
+    code, out = run(cfg, capsys)
+    assert code == 1
+    assert "clinic.yaml: key `time_zone`" in out and "IANA" in out
