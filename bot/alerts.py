@@ -5,13 +5,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
 
-from bot import keys
-from bot import outbox_entry as outbox
+from bot import keys, outbox
+from bot.store import Redis
 
 REF_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud over the phone
 ALL_AT_ONCE = frozenset({"emergency", "urgent", "priority_call"})
@@ -42,7 +42,7 @@ def _s(value: Any) -> str:
 class Alerts:
     """Creates alerts inside a patient's transaction and runs the staff side of them."""
 
-    def __init__(self, client: redis.Redis, staff: StaffSetup, render: Render,
+    def __init__(self, client: Redis, staff: StaffSetup, render: Render,
                  retention: timedelta) -> None:  # fmt: skip
         self.redis = client
         self.staff = staff
@@ -67,9 +67,13 @@ class Alerts:
         pipe.sadd(keys.alerts_of(phone), ref)
         body = self.render("staff_alert", {"alert": record})
         for to in self.recipients(level):
-            outbox.queue(pipe, message_id=f"alert:{ref}:{to}:initial", to=to, body=body, kind="alert")
+            outbox.queue(
+                pipe, message_id=f"alert:{ref}:{to}:initial", to=to, body=body, kind="alert"
+            )
         if level in RE_ESCALATE:
-            pipe.zadd(keys.ALERT_TIMERS, {f"{ref}|resend": (now + self.staff.resend_after).timestamp()})
+            pipe.zadd(
+                keys.ALERT_TIMERS, {f"{ref}|resend": (now + self.staff.resend_after).timestamp()}
+            )
         return ref
 
     def get(self, ref: str) -> dict[str, str] | None:
@@ -97,7 +101,11 @@ class Alerts:
                     alert = {_s(k): _s(v) for k, v in raw.items()}
                     if alert["status"] == "claimed":
                         return "already", alert
-                    claim = {"status": "claimed", "claimed_by": staff_phone, "claimed_at": now.isoformat()}
+                    claim = {
+                        "status": "claimed",
+                        "claimed_by": staff_phone,
+                        "claimed_at": now.isoformat(),
+                    }
                     alert.update(claim)
                     pipe.multi()
                     pipe.hset(key, mapping=claim)
@@ -114,10 +122,15 @@ class Alerts:
         notice = self.render("staff_claimed", {"alert": alert, "by": staff_phone})
         others = [n for n in (*self.staff.on_call, self.staff.backup) if n and n != staff_phone]
         for to in others:
-            outbox.queue(pipe, message_id=f"alert:{ref}:{to}:claimed", to=to, body=notice, kind="alert")
+            outbox.queue(
+                pipe, message_id=f"alert:{ref}:{to}:claimed", to=to, body=notice, kind="alert"
+            )
         patient_msg = self.render("patient_callback_coming", {})
         outbox.queue(pipe, message_id=f"alert:{ref}:patient", to=address(alert["phone"], alert["channel"]),
                      body=patient_msg, kind="notice")  # fmt: skip
+
+    def run_timers_tick(self, now: datetime) -> None:
+        self.run_timers(now)
 
     def run_timers(self, now: datetime) -> int:
         """Re-send unclaimed emergency/urgent alerts, then go to the backup number."""
@@ -146,7 +159,9 @@ class Alerts:
             pipe.zadd(keys.ALERT_TIMERS, {f"{ref}|backup": due.timestamp()})
         pipe.hset(keys.alert(ref), "stage", stage)
         for to in targets:
-            outbox.queue(pipe, message_id=f"alert:{ref}:{to}:{stage}", to=to, body=body, kind="alert")
+            outbox.queue(
+                pipe, message_id=f"alert:{ref}:{to}:{stage}", to=to, body=body, kind="alert"
+            )
         pipe.execute()
 
 
@@ -160,7 +175,3 @@ def staff_command(text: str) -> tuple[str, str | None]:
     if len(words) == 1 and len(words[0]) == 4 and all(c in REF_ALPHABET for c in words[0]):
         return "ack", words[0]
     return "unknown", None
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -33,7 +33,8 @@ class Report:
 def _samples(config: Config, longest: dict[str, tuple[str, ...]]) -> dict[str, dict[str, Any]]:
     """A context per template, with the longest reasons the walk found for each outcome."""
     samples: dict[str, dict[str, Any]] = {
-        f"outcome_{level}": {"reasons": list(reasons), "rule": "r"} for level, reasons in longest.items()
+        f"outcome_{level}": {"reasons": list(reasons), "rule": "r"}
+        for level, reasons in longest.items()
     }
     for q in config.playbook.flow.questions.values():
         samples[q.prompt] = {"question": q.id}
@@ -65,11 +66,15 @@ def _check_templates(config: Config, renderer: Renderer, longest: dict[str, tupl
                 if name in needed:
                     report.fail(f"{err}")
                 else:
-                    report.lines.append(f"note {name}.j2 needs context the check can't guess: {err}")
+                    report.lines.append(
+                        f"note {name}.j2 needs context the check can't guess: {err}"
+                    )
                 break
             for text in messages:
                 if (n := segments(text)) > MAX_SEGMENTS:
-                    report.warn(f"{name}.j2 renders {n} SMS segments (over {MAX_SEGMENTS}): shorten it")
+                    report.warn(
+                        f"{name}.j2 renders {n} SMS segments (over {MAX_SEGMENTS}): shorten it"
+                    )
 
 
 def check_all(settings: Settings) -> Report:

@@ -42,7 +42,10 @@ def cmd_triage(args: argparse.Namespace) -> int:
         print(f"error: cannot read {args.answers}: {err}", file=sys.stderr)
         return 2
     if not isinstance(raw, dict):
-        print("error: the answers file must hold a JSON object {question id: reply text}", file=sys.stderr)
+        print(
+            "error: the answers file must hold a JSON object {question id: reply text}",
+            file=sys.stderr,
+        )
         return 2
     flow = config.playbook.flow
     answers = {}
@@ -111,8 +114,14 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     from bot.runtime import build
 
     for a in build(_settings(args)).alerts.listing(args.limit):
-        claimed = f" by {a.get('claimed_by')} at {a.get('claimed_at')}" if a["status"] == "claimed" else ""
-        print(f"{a['ref']}  {a['level']:<13} {a['status']}{claimed}  {a['phone']}  {a['rule']}  {a['created']}")
+        claimed = (
+            f" by {a.get('claimed_by')} at {a.get('claimed_at')}"
+            if a["status"] == "claimed"
+            else ""
+        )
+        print(
+            f"{a['ref']}  {a['level']:<13} {a['status']}{claimed}  {a['phone']}  {a['rule']}  {a['created']}"
+        )
     return 0
 
 
@@ -142,7 +151,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.set_defaults(func=cmd_serve)
-    sub.add_parser("worker", help="scheduler and outbox sender; needs REDIS_URL").set_defaults(func=cmd_worker)
+    sub.add_parser("worker", help="scheduler and outbox sender; needs REDIS_URL").set_defaults(
+        func=cmd_worker
+    )
     c = sub.add_parser("chat", help="talk to the bot locally as a patient")
     c.add_argument("--phone", default="+19495550123", help="the simulated patient's number (E.164)")
     c.add_argument("--script", help="replay a transcript file non-interactively")

@@ -33,7 +33,9 @@ def e164(value: str) -> str:
     try:
         parsed = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException as err:
-        raise ValueError(f"{value!r} is not a phone number in E.164 form like +19495550101") from err
+        raise ValueError(
+            f"{value!r} is not a phone number in E.164 form like +19495550101"
+        ) from err
     if not phonenumbers.is_possible_number(parsed):
         raise ValueError(f"{value!r} is not a possible phone number")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
@@ -203,9 +205,11 @@ def _validated(model: type[_Model], data: Any, path: Path) -> Any:
         lines = []
         for e in err.errors():
             key = ".".join(str(p) for p in e["loc"]) or "(top level)"
-            hint = " (YAML reads yes/no/on/off as booleans: put words in quotes)" if (
-                "string" in e["msg"] and isinstance(e.get("input"), bool)
-            ) else ""
+            hint = (
+                " (YAML reads yes/no/on/off as booleans: put words in quotes)"
+                if ("string" in e["msg"] and isinstance(e.get("input"), bool))
+                else ""
+            )
             lines.append(f"{path}: key `{key}`: {e['msg']}{hint}")
         raise ConfigError("\n".join(lines)) from err
 

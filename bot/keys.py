@@ -4,6 +4,7 @@ from __future__ import annotations
 
 PREFIX = "bot:"
 
+
 # Per-number state (one JSON document: conversation, plan) and its optimistic-lock target.
 def patient(phone: str) -> str:
     return f"{PREFIX}patient:{phone}"

@@ -62,4 +62,6 @@ def build(settings: Settings, *, client: redis.Redis | None = None, clock: Clock
     store = Store(client, retention=retention)
     alerts = Alerts(client, staff, renderer.render, retention)
     service = Service(config, store, renderer, alerts, staff.on_call)
-    return Runtime(settings, config, client, store, renderer, alerts, service, clock or system_clock)
+    return Runtime(
+        settings, config, client, store, renderer, alerts, service, clock or system_clock
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -39,7 +40,11 @@ def parse_span(text: str) -> timedelta | None:
     if not m:
         return None
     amount, unit = int(m.group(1)), m.group(2)
-    return {"d": timedelta(days=amount), "h": timedelta(hours=amount), "m": timedelta(minutes=amount)}[unit]
+    return {
+        "d": timedelta(days=amount),
+        "h": timedelta(hours=amount),
+        "m": timedelta(minutes=amount),
+    }[unit]
 
 
 class Simulator:
@@ -93,7 +98,9 @@ class Simulator:
         while self.clock() < end:
             self.clock.advance(min(timedelta(minutes=15), end - self.clock()))
             self.tick()
-        self.say(f"(simulated time is now {self.clock().astimezone(self.rt.config.clinic.zone):%a %Y-%m-%d %H:%M %Z})")
+        self.say(
+            f"(simulated time is now {self.clock().astimezone(self.rt.config.clinic.zone):%a %Y-%m-%d %H:%M %Z})"
+        )
 
 
 def _indent(prefix: str, text: str) -> str:
@@ -120,6 +127,7 @@ def runtime_background(rt: Runtime):  # type: ignore[no-untyped-def]
 
 def run_chat(settings: Settings, phone: str, script: str | None, out: TextIO = sys.stdout,
              start: datetime | None = None) -> int:  # fmt: skip
+    logging.getLogger().setLevel(logging.ERROR)  # the transcript is the output
     clock = SimClock(start or datetime.now(UTC).replace(microsecond=0))
     rt = build(replace(settings, redis_url=None), clock=clock)
     sim = Simulator(rt, clock, phone, out)

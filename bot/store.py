@@ -15,8 +15,10 @@ from bot import keys
 from bot.core.engine import Conversation, Patient, TriageFinished
 
 T = TypeVar("T")
-Redis = redis.Redis
-Pipeline = redis.client.Pipeline
+# redis.Redis or fakeredis.FakeRedis with decode_responses=True; redis-py's stubs can't say that
+# replies are then str, so clients and pipelines are typed loosely here and nowhere else.
+Redis = Any
+Pipeline = Any
 SID_TTL = timedelta(hours=48)
 
 

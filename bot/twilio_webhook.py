@@ -34,7 +34,11 @@ def signature_ok(settings: Settings) -> bool:
         return settings.embedded  # embedded dev mode accepts unsigned local requests
     validator = RequestValidator(token)
     params = request.form.to_dict(flat=True)
-    return bool(validator.validate(signed_url(settings), params, request.headers.get("X-Twilio-Signature", "")))
+    return bool(
+        validator.validate(
+            signed_url(settings), params, request.headers.get("X-Twilio-Signature", "")
+        )
+    )
 
 
 def sender_of(raw: str) -> tuple[str, str] | None:

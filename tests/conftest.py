@@ -67,7 +67,9 @@ def redis_client() -> fakeredis.FakeRedis:
 
 
 @pytest.fixture
-def runtime(settings: Settings, redis_client: fakeredis.FakeRedis, clock: Clock, config: Config) -> Runtime:
+def runtime(
+    settings: Settings, redis_client: fakeredis.FakeRedis, clock: Clock, config: Config
+) -> Runtime:
     return build(settings, client=redis_client, clock=clock, config=config)
 
 

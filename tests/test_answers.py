@@ -3,12 +3,19 @@
 import pytest
 
 from bot.core.answers import (
-    keyword_of, parse_integer, parse_knee_to_wall, parse_multi, parse_single, parse_yes_no,
+    keyword_of,
+    parse_integer,
+    parse_knee_to_wall,
+    parse_multi,
+    parse_single,
+    parse_yes_no,
 )  # fmt: skip
 from bot.errors import AnswerError
 
 
-@pytest.mark.parametrize("text", ["y", "Y", "yes", "YES!", "yeah", "yep", "Yup.", "sure", "I do", "ok", "👍"])
+@pytest.mark.parametrize(
+    "text", ["y", "Y", "yes", "YES!", "yeah", "yep", "Yup.", "sure", "I do", "ok", "👍"]
+)
 def test_yes(text: str) -> None:
     assert parse_yes_no(text) is True
 

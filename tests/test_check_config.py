@@ -31,9 +31,13 @@ def test_default_config_is_proven_safe(cfg: Path, capsys: pytest.CaptureFixture[
     assert "every path ends in exactly one outcome" in out
 
 
-def test_a_rule_that_lets_a_red_flag_through_is_caught(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_rule_that_lets_a_red_flag_through_is_caught(
+    cfg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     triage = cfg / "triage.yaml"
-    text = triage.read_text().replace("{q: red_flags, has_any: [4], reason:", "{q: red_flags, has_any: [9], reason:")
+    text = triage.read_text().replace(
+        "{q: red_flags, has_any: [4], reason:", "{q: red_flags, has_any: [9], reason:"
+    )
     triage.write_text(text)
     code, out = run(cfg, capsys)
     assert code == 1
@@ -41,7 +45,9 @@ def test_a_rule_that_lets_a_red_flag_through_is_caught(cfg: Path, capsys: pytest
     assert "'red_flags': [4]" in out
 
 
-def test_no_default_rule_means_paths_without_outcome(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_default_rule_means_paths_without_outcome(
+    cfg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     triage = cfg / "triage.yaml"
     text = triage.read_text()
     triage.write_text(text[: text.index("  - id: home_program")])
@@ -50,9 +56,13 @@ def test_no_default_rule_means_paths_without_outcome(cfg: Path, capsys: pytest.C
     assert "no rule matches the answers" in out
 
 
-def test_yaml_booleans_are_named_with_the_fix(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_yaml_booleans_are_named_with_the_fix(
+    cfg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     kw = cfg / "keywords.yaml"
-    kw.write_text(kw.read_text().replace('start_when_opted_out: ["yes", "y"]', "start_when_opted_out: [yes]"))
+    kw.write_text(
+        kw.read_text().replace('start_when_opted_out: ["yes", "y"]', "start_when_opted_out: [yes]")
+    )
     code, out = run(cfg, capsys)
     assert code == 1
     assert "keywords.yaml" in out and "start_when_opted_out.0" in out
@@ -67,7 +77,9 @@ def test_dangling_next_is_an_error(cfg: Path, capsys: pytest.CaptureFixture[str]
     assert "unknown id 'injury_sings'" in out
 
 
-def test_unknown_question_in_a_rule_is_an_error(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_question_in_a_rule_is_an_error(
+    cfg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     t = cfg / "triage.yaml"
     t.write_text(t.read_text().replace("{q: pain_run, gte: 6", "{q: pain_running, gte: 6"))
     code, out = run(cfg, capsys)

@@ -17,7 +17,9 @@ NOW = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
 subsets = lambda n: st.lists(st.integers(1, n), unique=True, max_size=n).map(sorted)  # noqa: E731
 ktw = st.one_of(
     st.just({"skipped": True}),
-    st.builds(lambda a, b: {"left": a / 10, "right": b / 10}, st.integers(0, 300), st.integers(0, 300)),
+    st.builds(
+        lambda a, b: {"left": a / 10, "right": b / 10}, st.integers(0, 300), st.integers(0, 300)
+    ),
 )
 answer_sets = st.fixed_dictionaries(
     {
@@ -69,7 +71,13 @@ def test_conversations_never_give_exercises_to_a_red_flag(answers: dict[str, Any
         finished = next((e for e in step.effects if isinstance(e, TriageFinished)), finished)
         patient = step.patient
     assert finished is not None
-    assert finished.outcome.level in ("emergency", "urgent", "priority_call", "book_call", "exercises")
+    assert finished.outcome.level in (
+        "emergency",
+        "urgent",
+        "priority_call",
+        "book_call",
+        "exercises",
+    )
     if has_red_flag(given_answers):
         assert finished.outcome.level != "exercises"
         assert "exercise" not in " ".join(r.template for r in step.replies)

@@ -14,7 +14,9 @@ from tests.conftest import answers_with
 NOW = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
 
 
-def converse(config: Config, path: list[tuple[str, str]]) -> tuple[str | None, str | None, list[str]]:
+def converse(
+    config: Config, path: list[tuple[str, str]]
+) -> tuple[str | None, str | None, list[str]]:
     """Text the answers in order (skipping questions the bot doesn't ask); outcome, rule, asked."""
     patient = Patient("+19495551234")
     patient = advance(patient, Inbound("hi"), config.playbook, NOW).patient

@@ -30,7 +30,9 @@ def test_first_message_greets_and_asks_consent(phone: Phone) -> None:
     assert "Y or N" in phone.last_reply
 
 
-def test_exercises_outcome_sends_the_program_and_offers_reminders(phone: Phone, runtime: Runtime) -> None:
+def test_exercises_outcome_sends_the_program_and_offers_reminders(
+    phone: Phone, runtime: Runtime
+) -> None:
     answer_all(phone, answers_with())
     said = phone.said
     assert "home ankle program" in said
@@ -42,7 +44,9 @@ def test_exercises_outcome_sends_the_program_and_offers_reminders(phone: Phone, 
     assert staff_messages(runtime) == []  # exercises raise no alert
 
 
-def test_emergency_stops_at_once_and_alerts_every_on_call_number(phone: Phone, runtime: Runtime) -> None:
+def test_emergency_stops_at_once_and_alerts_every_on_call_number(
+    phone: Phone, runtime: Runtime
+) -> None:
     phone.send("hi")
     phone.send("yes")
     phone.send("1")
@@ -72,7 +76,9 @@ def test_priority_call(phone: Phone, runtime: Runtime) -> None:
     assert "PRIORITY_CALL" in staff_messages(runtime)[0]["body"]
 
 
-def test_book_call_gives_link_phone_and_a_lead_to_one_staff_member(phone: Phone, runtime: Runtime) -> None:
+def test_book_call_gives_link_phone_and_a_lead_to_one_staff_member(
+    phone: Phone, runtime: Runtime
+) -> None:
     answer_all(phone, answers_with(pain_run="8"))
     assert "impactptandperformance.com/book" in phone.last_reply
     assert "(949) 409-1339" in phone.last_reply
@@ -183,7 +189,9 @@ def test_redelivered_message_sid_does_not_advance(phone: Phone, runtime: Runtime
     assert state.conversation.step == "red_flags"
 
 
-def test_unsigned_forged_and_tampered_requests_get_403_and_change_nothing(phone: Phone, runtime: Runtime) -> None:
+def test_unsigned_forged_and_tampered_requests_get_403_and_change_nothing(
+    phone: Phone, runtime: Runtime
+) -> None:
     params = phone.params("hi")
     assert phone.post(params, None).status_code == 403
     assert phone.post(params, "bm90IGEgc2lnbmF0dXJl").status_code == 403
@@ -195,7 +203,9 @@ def test_unsigned_forged_and_tampered_requests_get_403_and_change_nothing(phone:
     assert runtime.redis.keys("*") == []
 
 
-def test_no_auth_token_rejects_everything_outside_embedded_mode(settings: Any, runtime: Runtime) -> None:
+def test_no_auth_token_rejects_everything_outside_embedded_mode(
+    settings: Any, runtime: Runtime
+) -> None:
     from dataclasses import replace
 
     from bot.web import create_app

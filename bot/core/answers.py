@@ -13,13 +13,12 @@ from bot.errors import AnswerError
 JSON = Any  # answers are JSON-native: bool, int, float, list[int], dict
 
 YES = frozenset(
-    "y yes yeah yea yep yup ya yah ye sure ok okay k correct right true affirmative "
-    "definitely absolutely 👍 si sí oui".split()
+    ["y", "yes", "yeah", "yea", "yep", "yup", "ya", "yah", "ye", "sure", "ok", "okay", "k", "correct", "right", "true", "affirmative", "definitely", "absolutely", "👍", "si", "sí", "oui"]
 )
-NO = frozenset("n no nope nah nay negative false never not no way nada".split())
+NO = frozenset(["n", "no", "nope", "nah", "nay", "negative", "false", "never", "not", "no", "way", "nada"])
 YES_PHRASES = ("i do", "it did", "it does", "i am", "yes please", "of course", "i think so")
 NO_PHRASES = ("i don't", "i dont", "it didn't", "it didnt", "no it", "not really", "i do not")
-NONE_WORDS = frozenset("none nothing neither nil zero 0 no nope nah n na n/a".split())
+NONE_WORDS = frozenset(["none", "nothing", "neither", "nil", "zero", "0", "no", "nope", "nah", "n", "na", "n/a"])
 
 _UNITS = {
     "zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
@@ -66,7 +65,7 @@ def words_to_numbers(text: str) -> str:
             continue
         if word in _TENS and (value is None or value >= 100):
             value = (value or 0) + _TENS[word]
-        elif word in _UNITS and (value is None or value % 10 == 0 and value % 100 != 10):
+        elif word in _UNITS and (value is None or (value % 10 == 0 and value % 100 != 10)):
             value = (value or 0) + _UNITS[word]
         elif word == "hundred":
             value = (value or 1) * 100
@@ -106,7 +105,9 @@ def parse_yes_no(text: str) -> bool:
 
 
 def parse_integer(text: str, minimum: int, maximum: int) -> int:
-    lowered = re.sub(r"(\d+)\s*(?:/|out of|of)\s*10\b", r"\1", words_to_numbers(clean(text).lower()))
+    lowered = re.sub(
+        r"(\d+)\s*(?:/|out of|of)\s*10\b", r"\1", words_to_numbers(clean(text).lower())
+    )
     norm = normalize(lowered)
     if not norm:
         raise AnswerError("empty")
@@ -168,13 +169,13 @@ class KneeToWall:
     def skipped(self) -> bool:
         return self.left is None or self.right is None
 
-    def to_json(self) -> JSON:
+    def to_json(self) -> dict[str, Any]:
         if self.skipped:
             return {"skipped": True}
         return {"left": self.left, "right": self.right}
 
 
-KTW_SKIP = frozenset("skip skipped pass later can't cant no n/a na dunno".split())
+KTW_SKIP = frozenset(["skip", "skipped", "pass", "later", "can't", "cant", "no", "n/a", "na", "dunno"])
 
 
 def parse_knee_to_wall(text: str, maximum: float = 30.0) -> dict[str, Any]:
@@ -216,7 +217,9 @@ def ktw_fields(value: JSON) -> dict[str, float] | None:
     }
 
 
-def parse_answer(kind: str, text: str, *, options: Iterable[int] = (), lo: int = 0, hi: int = 0) -> JSON:
+def parse_answer(
+    kind: str, text: str, *, options: Iterable[int] = (), lo: int = 0, hi: int = 0
+) -> JSON:
     """Parse a reply for a question of the given answer kind."""
     if kind == "yes_no":
         return parse_yes_no(text)

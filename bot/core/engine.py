@@ -183,7 +183,9 @@ def _current(conv: Conversation, book: Playbook, now: datetime) -> tuple[Convers
 
 def _greet(patient: Patient, book: Playbook, now: datetime, lead: tuple[Reply, ...]) -> Step:
     start = book.flow.start
-    conv = Conversation(step=start, started_at=now, last_at=now, channel=patient.conversation.channel)
+    conv = Conversation(
+        step=start, started_at=now, last_at=now, channel=patient.conversation.channel
+    )
     replies = (*lead, Reply("greeting"), _prompt(book.flow.question(start)))
     return Step(replace(patient, conversation=conv), replies)
 
@@ -215,7 +217,9 @@ def _answer(patient: Patient, q: Question, text: str, book: Playbook, now: datet
     if nxt == END:
         outcome = book.rules.evaluate(answers)
         if outcome is None:  # check-config proves this cannot happen on a valid config
-            outcome = Outcome("book_call", "no_rule_matched", ("we need a clinician to look at this",))
+            outcome = Outcome(
+                "book_call", "no_rule_matched", ("we need a clinician to look at this",)
+            )
         return _finish(Step(patient), outcome, book, now)
     moved = replace(patient.conversation, step=nxt)
     return Step(replace(patient, conversation=moved), (_prompt(book.flow.question(nxt)),))
@@ -253,5 +257,6 @@ def _finish(step: Step, outcome: Outcome, book: Playbook, now: datetime) -> Step
     replies = [Reply(f"outcome_{outcome.level}", context)]
     if outcome.level == "exercises":
         replies.append(Reply("reminder_offer"))
-    return Step(replace(patient, conversation=done), (*step.replies, *replies), (*step.effects, *effects))
-
+    return Step(
+        replace(patient, conversation=done), (*step.replies, *replies), (*step.effects, *effects)
+    )

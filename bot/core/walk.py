@@ -93,7 +93,9 @@ def walk(flow: Flow, rules: Rules) -> WalkReport:
     return report
 
 
-def _record(report: WalkReport, outcome: Outcome | None, answers: dict[str, Any], red: bool) -> None:
+def _record(
+    report: WalkReport, outcome: Outcome | None, answers: dict[str, Any], red: bool
+) -> None:
     report.paths += 1
     if outcome is None:
         if len(report.problems) < 20:

@@ -1,0 +1,108 @@
+"""Work that runs on its own: the outbox consumer, alert re-escalation, reminder ticks."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.outbox import OutboxConsumer, drain
+from bot.runtime import Runtime
+from bot.twilio_sender import Sender, SendResult
+
+log = logging.getLogger(__name__)
+TICK_SECONDS = 5.0
+Tick = Callable[[datetime], None]
+
+
+class CapturingSender:
+    """Embedded/simulated sending: keeps (to, body) for the caller to show."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def send(self, to: str, body: str) -> SendResult:
+        with self._lock:
+            self.sent.append((to, body))
+            return SendResult(f"SMsim{len(self.sent):027d}")
+
+    def find_sent(self, to: str, body: str, since: float) -> str | None:
+        return None
+
+    def take(self) -> list[tuple[str, str]]:
+        with self._lock:
+            out, self.sent = self.sent, []
+            return out
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Background:
+    """Runs each tick (alert timers, reminders) and sends what the outbox holds."""
+
+    def __init__(
+        self, rt: Runtime, consumer: OutboxConsumer, ticks: list[Tick] | None = None
+    ) -> None:
+        self.rt = rt
+        self.consumer = consumer
+        self.ticks: list[Tick] = [rt.alerts.run_timers_tick, *(ticks or [])]
+
+    @classmethod
+    def for_sender(cls, rt: Runtime, sender: Sender, *, rate: float | None,
+                   block_ms: int = 1000) -> Background:  # fmt: skip
+        consumer = OutboxConsumer(rt.redis, sender, consumer_name=consumer_name(), rate=rate,
+                                  claim_idle_ms=30_000, block_ms=block_ms)  # fmt: skip
+        return cls(rt, consumer, reminder_ticks(rt))
+
+    @classmethod
+    def console(cls, rt: Runtime) -> Simulated:
+        capture = CapturingSender()
+        background = cls.for_sender(rt, capture, rate=None, block_ms=0)
+        return Simulated(background, capture)
+
+    def tick(self, now: datetime) -> None:
+        for tick in self.ticks:
+            try:
+                tick(now)
+            except Exception:
+                log.exception("background tick failed")
+
+    def start(self, stop: threading.Event) -> list[threading.Thread]:
+        def ticker() -> None:
+            while not stop.is_set():
+                self.tick(self.rt.clock())
+                stop.wait(TICK_SECONDS)
+
+        threads = [
+            threading.Thread(
+                target=self.consumer.run_forever, args=(stop,), name="outbox", daemon=True
+            ),
+            threading.Thread(target=ticker, name="ticker", daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        return threads
+
+
+class Simulated:
+    """Step-by-step background for `bot chat` and tests: tick, drain, return what was sent."""
+
+    def __init__(self, background: Background, capture: CapturingSender) -> None:
+        self.background = background
+        self.capture = capture
+
+    def step(self, now: datetime) -> list[tuple[str, str]]:
+        self.background.tick(now)
+        drain(self.background.consumer)
+        return self.capture.take()
+
+
+def reminder_ticks(rt: Runtime) -> list[Tick]:
+    """The reminder scheduler's tick, when the reminders module is present."""
+    return []

@@ -1,0 +1,48 @@
+"""`bot serve`: the web app; embedded (no REDIS_URL) it also sends and schedules in-process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import replace
+
+from werkzeug.serving import run_simple
+
+from bot.background import Background
+from bot.privacy import configure_logging
+from bot.runtime import build
+from bot.settings import Settings
+from bot.twilio_sender import ConsoleSender
+from bot.web import create_app
+
+log = logging.getLogger(__name__)
+
+BANNER = """
+==========================================================================
+  EMBEDDED MODE: REDIS_URL is not set.
+  - state lives in memory and is LOST when this process stops
+  - outbound SMS (staff alerts, reminders) are PRINTED here, not sent
+  - webhooks are accepted without a Twilio signature unless TWILIO_AUTH_TOKEN is set
+  Web chat:  http://{host}:{port}/chat
+  Webhook:   http://{host}:{port}/twilio/sms
+  For production set REDIS_URL and the TWILIO_* settings (see README).
+==========================================================================
+"""
+
+
+def serve(settings: Settings, host: str, port: int) -> int:
+    configure_logging()
+    for problem in settings.problems():
+        log.warning("configuration: %s", problem)
+    runtime = build(settings)
+    app = create_app(settings, runtime=runtime)
+    if settings.embedded:
+        print(BANNER.format(host=host, port=port), flush=True)
+        background = Background.for_sender(runtime, ConsoleSender(), rate=None)
+        background.start(threading.Event())
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    return 0
+
+
+def embedded(settings: Settings) -> Settings:
+    return replace(settings, redis_url=None)
