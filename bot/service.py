@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from bot import outbox
 from bot.alerts import Alerts, staff_command
 from bot.config import Config
 from bot.core.engine import Alert, Inbound, OptedOut, Patient, Step, TriageFinished, advance
+from bot.core.quiet import next_allowed
+from bot.core.times import zone_for_number
+from bot.outbox import bare
 from bot.privacy import mask
 from bot.render import Renderer
 from bot.store import Pipeline, Seen, Store
 
 log = logging.getLogger(__name__)
+RETRY_30003_AFTER = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -73,10 +78,11 @@ class Service:
         patient = step.patient
         for effect in step.effects:
             if isinstance(effect, Alert):
+                phone = effect.callback or patient.phone
+                channel = "sms" if effect.callback else patient.conversation.channel
                 ref = self.alerts.queue_create(pipe, level=effect.level, rule=effect.rule,
-                                               phone=patient.phone,
-                                               channel=patient.conversation.channel, now=now)  # fmt: skip
-                log.warning("alert %s (%s) raised for %s", ref, effect.level, mask(patient.phone))
+                                               phone=phone, channel=channel, now=now)  # fmt: skip
+                log.warning("alert %s (%s) raised for %s", ref, effect.level, mask(phone))
             elif isinstance(effect, TriageFinished):
                 self.store.queue_triage(pipe, patient.phone, effect)
             elif isinstance(effect, OptedOut):
@@ -91,6 +97,25 @@ class Service:
             open_alerts = [a for a in (self.alerts.get(r) for r in self.alerts.open_refs()) if a]
             return [self.renderer.render("staff_open", {"alerts": open_alerts})]
         return [self.renderer.render("staff_help", {})]
+
+    def delivery_status(
+        self, sid: str, status: str, code: int | None, to: str, now: datetime
+    ) -> str:
+        """A Twilio status callback: forward-only; 30003 is retried once within allowed hours."""
+        clinic = self.config.clinic
+
+        def retry_later(request: outbox.RetryRequest) -> None:
+            zone = zone_for_number(bare(request.to), clinic.time_zone)
+            when = next_allowed(now + RETRY_30003_AFTER, zone, clinic.quiet_start, clinic.quiet_end)
+            outbox.enqueue(self.store.redis, message_id=request.message_id, to=request.to,
+                           body=request.body, kind=request.kind, not_before=when.timestamp())  # fmt: skip
+
+        action = outbox.apply_status(self.store.redis, message_sid=sid, status=status,
+                                     error_code=code, to=to, retry_later=retry_later,
+                                     now=now.timestamp())  # fmt: skip
+        if action is not outbox.StatusAction.NOTHING:
+            log.info("delivery %s to %s (code %s): %s", status, mask(to), code, action.value)
+        return str(action.value)
 
     def patient(self, phone: str) -> Patient:
         return self.store.load(phone)

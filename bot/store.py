@@ -43,6 +43,8 @@ def patient_to_json(patient: Patient) -> str:
             "outcome": c.outcome,
             "alerted": list(c.alerted),
             "channel": c.channel,
+            "callback": c.callback,
+            "held": [list(h) for h in c.held],
         },
         "plan": dict(patient.plan) if patient.plan else None,
     }
@@ -63,6 +65,8 @@ def patient_from_json(phone: str, raw: str | None, opted_out: bool) -> Patient:
         outcome=c.get("outcome"),
         alerted=tuple(c.get("alerted") or ()),
         channel=c.get("channel") or "sms",
+        callback=c.get("callback"),
+        held=tuple((str(a), str(b)) for a, b in c.get("held") or ()),
     )
     return Patient(phone, opted_out=opted_out, conversation=conv, plan=doc.get("plan"))
 

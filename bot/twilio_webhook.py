@@ -62,7 +62,11 @@ def twiml(replies: list[str]) -> Response:
 Handler = Callable[[str, Inbound, datetime, str | None], Handled]
 
 
-def blueprint(handle: Handler, settings: Settings, clock: Callable[[], datetime]) -> Blueprint:
+StatusHandler = Callable[[str, str, int | None, str], None]
+
+
+def blueprint(handle: Handler, on_status: StatusHandler, settings: Settings,
+              clock: Callable[[], datetime]) -> Blueprint:  # fmt: skip
     bp = Blueprint("twilio", __name__)
 
     @bp.post("/twilio/sms")
@@ -83,5 +87,17 @@ def blueprint(handle: Handler, settings: Settings, clock: Callable[[], datetime]
         handled = handle(phone, Inbound(body, channel, media), clock(), sid)
         log.info("inbound %s from %s -> %d replies", channel, mask(phone), len(handled.replies))
         return twiml(handled.replies)
+
+    @bp.post("/twilio/status")
+    def status() -> Response:
+        if not signature_ok(settings):
+            log.warning("refused an unsigned or forged status callback")
+            abort(403)
+        sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
+        state = (request.form.get("MessageStatus") or request.form.get("SmsStatus") or "").lower()
+        code = request.form.get("ErrorCode", "")
+        if sid and state:
+            on_status(sid, state, int(code) if code.isdigit() else None, request.form.get("To", ""))
+        return Response("", status=204)
 
     return bp

@@ -20,7 +20,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.config.update(SECRET_KEY=settings.secret_key, DEBUG=False, PROPAGATE_EXCEPTIONS=False,
                       MAX_CONTENT_LENGTH=64 * 1024)  # fmt: skip
     app.extensions["bot"] = rt
-    app.register_blueprint(twilio_webhook.blueprint(rt.service.handle_inbound, settings, rt.clock))
+
+    def on_status(sid: str, status: str, code: int | None, to: str) -> None:
+        rt.service.delivery_status(sid, status, code, to, rt.clock())
+
+    hooks = twilio_webhook.blueprint(rt.service.handle_inbound, on_status, settings, rt.clock)
+    app.register_blueprint(hooks)
 
     @app.get("/healthz")
     def healthz() -> Response:

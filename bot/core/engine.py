@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import phonenumbers
+
 from bot.core.answers import clean, keyword_of, normalize
 from bot.core.flow import END, Flow, Question
 from bot.core.triage import Outcome, Rules
@@ -19,6 +21,7 @@ TEMPLATES = (
     "restarting", "callback_requested", "too_many_invalid", "after_done", "no_plan",
     "reminder_offer", "staff_alert", "staff_claimed", "patient_callback_coming",
     "staff_ack_claimed", "staff_ack_already", "staff_ack_unknown", "staff_open", "staff_help",
+    "ask_callback_number", "callback_declined", "callback_number_invalid", "callback_number_thanks",
 )  # fmt: skip
 
 
@@ -48,6 +51,7 @@ class Playbook:
     outcome_alerts: Mapping[str, str | None]
     expiry: timedelta = timedelta(hours=24)
     max_invalid: int = 3
+    default_region: str = "US"  # how to read a typed national number like (949) 555-0123
     plan_replies: PlanReplies = field(default=lambda p, w, t, n: no_plan(p, w, t, n))
 
 
@@ -70,6 +74,7 @@ class Alert:
 
     level: str
     rule: str
+    callback: str | None = None  # the number to call when it is not the sender's (web chat)
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,8 @@ class Conversation:
     outcome: str | None = None
     alerted: tuple[str, ...] = ()
     channel: str = "sms"
+    callback: str | None = None  # a web visitor's number, once they typed one
+    held: tuple[tuple[str, str], ...] = ()  # (level, rule) alerts waiting for that number
 
     @property
     def in_questionnaire(self) -> bool:
@@ -157,6 +164,8 @@ def advance(patient: Patient, inbound: Inbound, book: Playbook, now: datetime) -
     conv, expired = _current(patient.conversation, book, now)
     patient = replace(patient, conversation=replace(conv, last_at=now, channel=inbound.channel))
     lead = (Reply("expired"),) if expired else ()
+    if patient.conversation.held and (step := _callback_reply(patient, text, word, book)):
+        return step.then_before(lead)
     if word in kw.restart:
         return _greet(patient, book, now, (*lead, Reply("restarting")))
     if word in kw.human:
@@ -191,12 +200,50 @@ def _greet(patient: Patient, book: Playbook, now: datetime, lead: tuple[Reply, .
 
 
 def _human(patient: Patient, template: str, lead: tuple[Reply, ...]) -> Step:
+    step = _raise(patient, "callback", "asked_for_human")
+    return Step(step.patient, (*lead, Reply(template), *step.replies), step.effects)
+
+
+def _raise(patient: Patient, level: str, rule: str) -> Step:
+    """Alert staff once per level per conversation; a web visitor is first asked for a number."""
     conv = patient.conversation
-    effects: tuple[Effect, ...] = ()
-    if "callback" not in conv.alerted:
-        effects = (Alert("callback", "asked_for_human"),)
-        conv = replace(conv, alerted=(*conv.alerted, "callback"))
-    return Step(replace(patient, conversation=conv), (*lead, Reply(template)), effects)
+    if level in conv.alerted:
+        return Step(patient)
+    conv = replace(conv, alerted=(*conv.alerted, level))
+    if not patient.phone.startswith("web:") or conv.callback:
+        return Step(replace(patient, conversation=conv), (), (Alert(level, rule, conv.callback),))
+    conv = replace(conv, held=(*conv.held, (level, rule)))
+    return Step(replace(patient, conversation=conv), (Reply("ask_callback_number"),))
+
+
+def _callback_reply(patient: Patient, text: str, word: str | None, book: Playbook) -> Step | None:
+    """A web visitor's answer to 'which number can we call?', or None when it is something else."""
+    conv = patient.conversation
+    if word in ("no", "nope", "n"):
+        declined = replace(conv, held=())
+        return Step(replace(patient, conversation=declined), (Reply("callback_declined"),))
+    number = callback_number(text, book.default_region)
+    if number is None:
+        looks_like_number = sum(ch.isdigit() for ch in text) >= 7
+        return Step(patient, (Reply("callback_number_invalid"),)) if looks_like_number else None
+    alerts = tuple(Alert(level, rule, number) for level, rule in conv.held)
+    done = replace(conv, callback=number, held=())
+    return Step(
+        replace(patient, conversation=done),
+        (Reply("callback_number_thanks", {"number": number}),),
+        alerts,
+    )
+
+
+def callback_number(text: str, region: str) -> str | None:
+    """A valid phone number typed by a person, in E.164, or None."""
+    try:
+        parsed = phonenumbers.parse(text.strip(), region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _answer(patient: Patient, q: Question, text: str, book: Playbook, now: datetime) -> Step:
@@ -246,17 +293,18 @@ def _finish(step: Step, outcome: Outcome, book: Playbook, now: datetime) -> Step
     effects: list[Effect] = [
         TriageFinished(outcome, dict(conv.answers), conv.channel, conv.started_at or now, now)
     ]
-    level = book.outcome_alerts.get(outcome.level)
-    alerted = conv.alerted
-    if level and level not in alerted:
-        effects.append(Alert(level, outcome.rule))
-        alerted = (*alerted, level)
     after = REMINDER_OFFER if outcome.level == "exercises" else DONE
-    done = replace(conv, step=after, outcome=outcome.level, alerted=alerted, invalid=0)
+    patient = replace(
+        patient, conversation=replace(conv, step=after, outcome=outcome.level, invalid=0)
+    )
     context = {"reasons": list(outcome.reasons), "rule": outcome.rule}
     replies = [Reply(f"outcome_{outcome.level}", context)]
+    level = book.outcome_alerts.get(outcome.level)
+    if level:
+        raised = _raise(patient, level, outcome.rule)
+        patient = raised.patient
+        replies.extend(raised.replies)
+        effects.extend(raised.effects)
     if outcome.level == "exercises":
         replies.append(Reply("reminder_offer"))
-    return Step(
-        replace(patient, conversation=done), (*step.replies, *replies), (*step.effects, *effects)
-    )
+    return Step(patient, (*step.replies, *replies), (*step.effects, *effects))
