@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.config import Config, load_config
 from bot.core.engine import TEMPLATES
+from bot.core.plan import TEMPLATES as PLAN_TEMPLATES
 from bot.core.walk import walk
 from bot.errors import ConfigError
 from bot.render import Renderer, segments
@@ -30,26 +31,37 @@ class Report:
         self.lines.append(f"warning {line}")
 
 
+# Values for every variable a template may use; StrictUndefined still catches any other name.
+SAMPLE_CONTEXT: dict[str, Any] = {
+    "alert": SAMPLE_ALERT, "ref": "K7Q2", "by": "+19495550101", "alerts": [SAMPLE_ALERT] * 2,
+    "number": "+19495550123", "outcome": "book_call", "question": "age", "rule": "r",
+    "reasons": ["a reason"], "time": "7:00 am", "zone": "America/Los_Angeles",
+    "zone_label": "Pacific time", "reason": "not_a_time", "awaiting": "checkin_pain",
+    "earliest": "8:00 am", "latest": "9:00 pm", "days_text": "Mon-Sat", "days": 21, "day": 3,
+    "pain_first": 6, "pain_last": 3, "outside_hours": False, "moved": True, "ktw_change": 1.5,
+    "done_count": 15, "done": True, "check_in_day": "Sunday", "why": "pain_rising",
+    "want_time": True, "status": "done", "starts": "tomorrow", "planned": 18,
+    "pain_rising": True, "better": False, "already": False,
+}  # fmt: skip
+
+
 def _samples(config: Config, longest: dict[str, tuple[str, ...]]) -> dict[str, dict[str, Any]]:
     """A context per template, with the longest reasons the walk found for each outcome."""
     samples: dict[str, dict[str, Any]] = {
-        f"outcome_{level}": {"reasons": list(reasons), "rule": "r"}
-        for level, reasons in longest.items()
+        f"outcome_{level}": {"reasons": list(reasons)} for level, reasons in longest.items()
     }
     for q in config.playbook.flow.questions.values():
         samples[q.prompt] = {"question": q.id}
-    staff = {"alert": SAMPLE_ALERT, "ref": "K7Q2", "by": "+19495550101",
-             "alerts": [SAMPLE_ALERT, SAMPLE_ALERT]}  # fmt: skip
-    for name in ("staff_alert", "staff_claimed", "staff_ack_claimed", "staff_ack_already",
-                 "staff_ack_unknown", "staff_open"):  # fmt: skip
-        samples[name] = staff
-    samples["after_done"] = {"outcome": "book_call"}
     return samples
 
 
 def _check_templates(config: Config, renderer: Renderer, longest: dict[str, tuple[str, ...]],
                      report: Report) -> None:  # fmt: skip
-    needed = set(TEMPLATES) | {q.prompt for q in config.playbook.flow.questions.values()}
+    needed = (
+        set(TEMPLATES)
+        | set(PLAN_TEMPLATES)
+        | {q.prompt for q in config.playbook.flow.questions.values()}
+    )
     needed |= {f"outcome_{o}" for o in config.playbook.outcome_alerts}
     needed |= {q.stop_template for q in config.playbook.flow.questions.values() if q.stop_template}
     for name in sorted(needed - set(renderer.names())):
@@ -58,7 +70,8 @@ def _check_templates(config: Config, renderer: Renderer, longest: dict[str, tupl
     for name in renderer.names():
         kinds = [{"kind": k, "reason": r, "lo": 0, "hi": 10, "options": (0, 1, 2)}
                  for k in ("yes_no", "integer", "single", "multi", "ktw")
-                 for r in ("out_of_range", "not_a_number")] if name == "reprompt" else [samples.get(name, {})]  # fmt: skip
+                 for r in ("out_of_range", "not_a_number")] if name == "reprompt" else [
+                     {**SAMPLE_CONTEXT, **samples.get(name, {})}]  # fmt: skip
         for context in kinds:
             try:
                 messages = renderer.reply_named(name, context)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import time, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, f
 from bot.core.conditions import Condition, parse_condition
 from bot.core.engine import Keywords, Playbook
 from bot.core.flow import END, KINDS, Branch, Flow, Question
+from bot.core.plan import PlanSettings, plan_replies
 from bot.core.triage import OUTCOMES, Rule, Rules
 from bot.errors import ConfigError
 
@@ -184,7 +186,7 @@ class Config:
     clinic: Clinic
     playbook: Playbook
     exercises: tuple[Exercise, ...]
-    reminder_plan: ReminderPlan
+    plan: PlanSettings
     red_flag_questions: tuple[str, ...]
 
 
@@ -306,12 +308,39 @@ def load_config(directory: str | Path = "config") -> Config:
         plan=frozenset(w.lower() for w in kmodel.plan),
         emergency_phrases=tuple(p.lower().replace("'", "") for p in kmodel.emergency_phrases),
     )
+    plan_settings = _plan_settings(clinic, emodel.reminder_plan, root / "exercises.yaml")
     playbook = Playbook(
         flow=flow,
         rules=rules,
         keywords=keywords,
         outcome_alerts={k: v.alert for k, v in tmodel.outcomes.items()},
         expiry=timedelta(hours=clinic.conversation_expiry_hours),
+        plan_replies=partial(plan_replies, settings=plan_settings),
+        default_region=phonenumbers.region_code_for_number(phonenumbers.parse(clinic.phone))
+        or "US",
     )
     red = tuple(q.id for q in flow.questions.values() if q.red_flag_options)
-    return Config(root, clinic, playbook, tuple(emodel.exercises), emodel.reminder_plan, red)
+    return Config(root, clinic, playbook, tuple(emodel.exercises), plan_settings, red)
+
+
+def _plan_settings(clinic: Clinic, plan: ReminderPlan, path: Path) -> PlanSettings:
+    start, end = clinic.quiet_start, clinic.quiet_end
+    if start >= end:
+        raise ConfigError(
+            f"{path.parent / 'clinic.yaml'}: key `quiet_hours`: start must be before end"
+        )
+    for word, value in plan.default_time_words.items():
+        try:
+            at = _hhmm(value)
+        except ValueError as err:
+            raise ConfigError(
+                f"{path}: key `reminder_plan.default_time_words.{word}`: {err}"
+            ) from err
+        if not start <= at <= end:
+            raise ConfigError(f"{path}: key `reminder_plan.default_time_words.{word}`: {value} is "
+                              f"outside quiet hours {clinic.quiet_hours.start}-{clinic.quiet_hours.end}")  # fmt: skip
+    return PlanSettings(
+        clinic_zone=clinic.time_zone, quiet_start=start, quiet_end=end, days=plan.days,
+        weekdays=tuple(plan.weekdays), check_in_weekday=plan.check_in_weekday,
+        time_words=dict(plan.default_time_words),
+    )  # fmt: skip

@@ -95,9 +95,15 @@ def web_rate(scope: str, ident: str, slot: int) -> str:
     return f"{PREFIX}web:rate:{scope}:{ident}:{slot}"
 
 
+def web_transcript(patient_id: str) -> str:
+    """List of JSON {"from": "you"|"bot", "text": ...} for one web chat ("web:<session id>")."""
+    return f"{PREFIX}web:transcript:{patient_id}"
+
+
 def keys_of(phone: str) -> list[str]:
     """Keys named after one number (forget deletes these plus records found through indexes)."""
-    return [patient(phone), triages_of(phone), alerts_of(phone), plan_log(phone)]
+    named = [patient(phone), triages_of(phone), alerts_of(phone), plan_log(phone)]
+    return [*named, web_transcript(phone)] if phone.startswith("web:") else named
 
 
 # Outbox helpers (sender side).

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify
 
-from bot import twilio_webhook
+from bot import twilio_webhook, web_chat
 from bot.runtime import Runtime, build
 from bot.settings import Settings
 
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     hooks = twilio_webhook.blueprint(rt.service.handle_inbound, on_status, settings, rt.clock)
     app.register_blueprint(hooks)
+    app.register_blueprint(web_chat.blueprint(rt))
 
     @app.get("/healthz")
     def healthz() -> Response:

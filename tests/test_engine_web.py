@@ -51,4 +51,6 @@ def test_sms_patients_are_alerted_at_once(config: Config) -> None:
     for text in ("hi", "yes", "1"):
         step = advance(patient, Inbound(text), config.playbook, NOW)
         patient = step.patient
-    assert [e for e in step.effects if isinstance(e, Alert)] == [Alert("emergency", "emergency_red_flag")]
+    assert [e for e in step.effects if isinstance(e, Alert)] == [
+        Alert("emergency", "emergency_red_flag")
+    ]

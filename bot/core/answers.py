@@ -13,12 +13,40 @@ from bot.errors import AnswerError
 JSON = Any  # answers are JSON-native: bool, int, float, list[int], dict
 
 YES = frozenset(
-    ["y", "yes", "yeah", "yea", "yep", "yup", "ya", "yah", "ye", "sure", "ok", "okay", "k", "correct", "right", "true", "affirmative", "definitely", "absolutely", "👍", "si", "sí", "oui"]
+    [
+        "y",
+        "yes",
+        "yeah",
+        "yea",
+        "yep",
+        "yup",
+        "ya",
+        "yah",
+        "ye",
+        "sure",
+        "ok",
+        "okay",
+        "k",
+        "correct",
+        "right",
+        "true",
+        "affirmative",
+        "definitely",
+        "absolutely",
+        "👍",
+        "si",
+        "sí",
+        "oui",
+    ]
 )
-NO = frozenset(["n", "no", "nope", "nah", "nay", "negative", "false", "never", "not", "no", "way", "nada"])
+NO = frozenset(
+    ["n", "no", "nope", "nah", "nay", "negative", "false", "never", "not", "no", "way", "nada"]
+)
 YES_PHRASES = ("i do", "it did", "it does", "i am", "yes please", "of course", "i think so")
 NO_PHRASES = ("i don't", "i dont", "it didn't", "it didnt", "no it", "not really", "i do not")
-NONE_WORDS = frozenset(["none", "nothing", "neither", "nil", "zero", "0", "no", "nope", "nah", "n", "na", "n/a"])
+NONE_WORDS = frozenset(
+    ["none", "nothing", "neither", "nil", "zero", "0", "no", "nope", "nah", "n", "na", "n/a"]
+)
 
 _UNITS = {
     "zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
@@ -175,7 +203,9 @@ class KneeToWall:
         return {"left": self.left, "right": self.right}
 
 
-KTW_SKIP = frozenset(["skip", "skipped", "pass", "later", "can't", "cant", "no", "n/a", "na", "dunno"])
+KTW_SKIP = frozenset(
+    ["skip", "skipped", "pass", "later", "can't", "cant", "no", "n/a", "na", "dunno"]
+)
 
 
 def parse_knee_to_wall(text: str, maximum: float = 30.0) -> dict[str, Any]:

@@ -176,7 +176,9 @@ def advance(patient: Patient, inbound: Inbound, book: Playbook, now: datetime) -
     conv = patient.conversation
     if conv.in_questionnaire:
         return _answer(patient, book.flow.question(conv.step or ""), text, book, now)
-    if conv.step == REMINDER_OFFER or word in kw.plan or (patient.plan or {}).get("awaiting"):
+    first = (normalize(text).split() or [""])[0]
+    plan_word = word in kw.plan or (patient.plan is not None and first in kw.plan)
+    if conv.step == REMINDER_OFFER or plan_word or (patient.plan or {}).get("awaiting"):
         return book.plan_replies(patient, word, text, now).then_before(lead)
     if conv.step is None:
         return _greet(patient, book, now, lead)

@@ -1,0 +1,478 @@
+"""The reminder plan: enrolment, DONE/SKIP/PAUSE/TIME/ZONE, weekly check-ins, when to send; pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from bot.core import answers, times
+from bot.core.engine import DONE, REMINDER_OFFER, Alert, Effect, Patient, Reply, Step
+from bot.core.times import DAY_NAMES, WEEKDAYS, local_date
+from bot.errors import AnswerError
+
+ACTIVE, PAUSED, ENDED = "active", "paused", "ended"
+REMINDER, CHECKIN, END = "reminder", "checkin", "end"
+ASK_TIME, ASK_ZONE = "time", "zone"
+CHECKIN_PAIN, CHECKIN_FLAGS, CHECKIN_KTW = "checkin_pain", "checkin_flags", "checkin_ktw"
+COMMANDS = ("done", "skip", "pause", "resume", "time", "zone")
+DECLINE_WORDS = frozenset(("skip", "later", "pass", "not now", "no thanks", "no thank you"))
+FLAG_OPTIONS = range(6)  # the red_flags list plus 5 = numbness; 0 none
+EMERGENCY_FLAGS = frozenset((1, 4))  # chest pain/breathing, severe leg pain: 911
+RED_FLAG_RULE = "checkin_red_flag"
+PAIN_RISING_RULE = "checkin_pain_rising"
+UNCLEAR_RULE = "checkin_unclear"
+MEANINGFUL_PAIN, MEANINGFUL_KTW_CM = 2, 2.0  # Farrar 2001; knee-to-wall MDC about 2 cm
+TEMPLATES = (
+    "reminder", "reminder_offer", "plan_enrolled", "plan_declined", "plan_offer_reprompt",
+    "plan_ask_time", "plan_ask_zone", "plan_time_set", "plan_zone_set", "plan_logged",
+    "plan_paused", "plan_resumed", "plan_resume_held", "plan_over", "plan_help", "plan_reprompt",
+    "plan_no_change", "plan_checkin", "plan_checkin_flags", "plan_checkin_ktw",
+    "plan_checkin_thanks", "plan_checkin_emergency", "plan_checkin_urgent",
+    "plan_checkin_unclear", "plan_offer_call", "plan_end", "no_plan",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    """The clinic's plan settings: config/exercises.yaml reminder_plan plus the clinic's zone
+    and quiet hours."""
+
+    clinic_zone: str
+    quiet_start: time = time(8)
+    quiet_end: time = time(21)
+    days: int = 21
+    weekdays: tuple[str, ...] = WEEKDAYS[:6]
+    check_in_weekday: str = "sun"
+    time_words: Mapping[str, str] = field(default_factory=dict)
+    ktw_from_day: int = 14  # the first check-in from this day (week 3) repeats knee-to-wall
+    max_invalid: int = 3
+    early_from: time = time(5)  # a chosen time from here up to quiet_start moves to quiet_start
+
+
+@dataclass(frozen=True)
+class Plan:
+    zone: str
+    at: time
+    start: date
+    days: int
+    weekdays: tuple[str, ...]
+    check_in_weekday: str
+    status: str = ACTIVE
+    log: Mapping[str, str] = field(default_factory=dict)  # ISO local date -> done/skipped/no_reply
+    checkins: tuple[tuple[str, int], ...] = ()  # (ISO local date, pain during runs 0-10)
+    baseline_pain: int | None = None  # pain_run at triage
+    baseline_ktw: float | None = None  # the more limited side at triage, cm
+    ktw: Mapping[str, Any] | None = None  # the week-3 knee-to-wall answer
+    awaiting: str | None = None
+    pending_pain: int | None = None
+    invalid: int = 0
+    last_sent: date | None = None
+    last_kind: str | None = None
+    hold: str | None = None  # "red_flag": RESUME waits until staff clear it
+    alerted: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "v": 1, "status": self.status, "zone": self.zone, "time": times.hhmm(self.at),
+            "weekdays": list(self.weekdays), "check_in_weekday": self.check_in_weekday,
+            "start": self.start.isoformat(), "days": self.days, "log": dict(self.log),
+            "checkins": [{"date": d, "pain": p} for d, p in self.checkins],
+            "baseline_pain": self.baseline_pain, "baseline_ktw": self.baseline_ktw,
+            "ktw": None if self.ktw is None else dict(self.ktw), "awaiting": self.awaiting,
+            "pending_pain": self.pending_pain, "invalid": self.invalid,
+            "last_sent_local_date": None if self.last_sent is None else self.last_sent.isoformat(),
+            "last_sent_kind": self.last_kind, "hold": self.hold, "alerted": list(self.alerted),
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Plan:
+        sent = data.get("last_sent_local_date")
+        return cls(
+            zone=data["zone"], at=time.fromisoformat(data["time"]),
+            start=date.fromisoformat(data["start"]), days=int(data["days"]),
+            weekdays=tuple(data["weekdays"]), check_in_weekday=data["check_in_weekday"],
+            status=data.get("status", ACTIVE), log=dict(data.get("log") or {}),
+            checkins=tuple((c["date"], int(c["pain"])) for c in data.get("checkins") or ()),
+            baseline_pain=data.get("baseline_pain"), baseline_ktw=data.get("baseline_ktw"),
+            ktw=data.get("ktw"), awaiting=data.get("awaiting"),
+            pending_pain=data.get("pending_pain"), invalid=int(data.get("invalid", 0)),
+            last_sent=None if sent is None else date.fromisoformat(sent),
+            last_kind=data.get("last_sent_kind"), hold=data.get("hold"),
+            alerted=tuple(data.get("alerted") or ()),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Due:
+    """The scheduler's answer: send `step` (kind set), retry later today (wait), or nothing
+    (reason). The outbox idempotency key is (patient, local_date, kind)."""
+
+    step: Step
+    kind: str | None = None
+    local_date: date | None = None
+    wait: bool = False
+    reason: str = ""
+
+
+# --- schedule ----------------------------------------------------------------------------------
+
+
+def kind_on(plan: Plan, day: date) -> str | None:
+    """A local date's message: the weekly check-in replaces that day's reminder; from the day
+    after the plan's length, the end-of-plan summary."""
+    index = (day - plan.start).days
+    if index < 0:
+        return None
+    if index >= plan.days:
+        return END
+    weekday = WEEKDAYS[day.weekday()]
+    if weekday == plan.check_in_weekday and index > 0:
+        return CHECKIN
+    return REMINDER if weekday in plan.weekdays else None
+
+
+def send_instant(plan: Plan, day: date, settings: PlanSettings) -> datetime | None:
+    """The UTC instant of a local date's message: the plan time, moved up to quiet_start if
+    earlier; None (skipped) if later than quiet_end."""
+    if plan.at > settings.quiet_end:
+        return None
+    return times.local_instant(day, max(plan.at, settings.quiet_start), plan.zone)
+
+
+def next_due(plan: Plan, now: datetime, settings: PlanSettings) -> datetime | None:
+    """The UTC instant of the next message at or after `now`; None when paused or ended."""
+    if plan.status != ACTIVE:
+        return None
+    first = max(local_date(now, plan.zone), plan.start)
+    for offset in range(plan.days + 8):
+        day = first + timedelta(days=offset)
+        if (plan.last_sent is not None and day <= plan.last_sent) or kind_on(plan, day) is None:
+            continue
+        at = send_instant(plan, day, settings)
+        if at is not None and at >= now:
+            return at
+    return None
+
+
+def due_local_dates(plan: Plan) -> list[tuple[date, str]]:
+    """Every local date of the plan that gets a message, with its kind, ending with the summary."""
+    days = (plan.start + timedelta(days=i) for i in range(plan.days + 1))
+    return [(d, k) for d in days if (k := kind_on(plan, d)) is not None]
+
+
+def reminder_due(patient: Patient, now: datetime, *, settings: PlanSettings) -> Due:
+    """What to send when the scheduler fires for this patient at `now`."""
+    if patient.opted_out or not patient.plan:
+        return Due(Step(patient), reason="opted_out" if patient.opted_out else "no_plan")
+    plan = Plan.from_json(patient.plan)
+    today = local_date(now, plan.zone)
+    kind = kind_on(plan, today)
+    reason = _not_sendable(plan, today, now, settings)
+    if reason or kind is None:
+        return Due(Step(patient), reason=reason or "not_due")
+    if patient.conversation.in_questionnaire:
+        return Due(Step(patient), kind, today, wait=True, reason="busy")
+    plan = replace(_close_unanswered(plan), last_sent=today, last_kind=kind)
+    plan = replace(plan, awaiting=None, pending_pain=None, invalid=0)
+    if kind == CHECKIN:
+        step = _save(patient, replace(plan, awaiting=CHECKIN_PAIN), Reply("plan_checkin"))
+    elif kind == END:
+        step = _save(patient, replace(plan, status=ENDED), Reply("plan_end", summary(plan)))
+    else:
+        context = {"day": (today - plan.start).days + 1, "days": plan.days}
+        step = _save(patient, plan, Reply("reminder", context))
+    return Due(step, kind, today)
+
+
+def _not_sendable(plan: Plan, today: date, now: datetime, settings: PlanSettings) -> str:
+    at = send_instant(plan, today, settings)
+    if plan.status != ACTIVE:
+        return plan.status
+    if plan.last_sent is not None and plan.last_sent >= today:
+        return "sent"
+    if at is None or times.local_time(now, plan.zone) > settings.quiet_end:
+        return "quiet"
+    return "not_due" if now < at else ""
+
+
+def _close_unanswered(plan: Plan) -> Plan:
+    """The previous reminder got neither DONE nor SKIP: log it as no_reply."""
+    if plan.last_kind != REMINDER or plan.last_sent is None:
+        return plan
+    day = plan.last_sent.isoformat()
+    return plan if day in plan.log else replace(plan, log={**plan.log, day: "no_reply"})
+
+
+def summary(plan: Plan) -> dict[str, Any]:
+    """End of plan: exercise days done of planned, pain first vs last, knee-to-wall change."""
+    planned = [d for d, _ in due_local_dates(plan) if WEEKDAYS[d.weekday()] in plan.weekdays]
+    planned = [d for d in planned if (d - plan.start).days < plan.days]
+    done = sum(1 for d in planned if plan.log.get(d.isoformat()) == "done")
+    first, last, change = _pain_reference(plan), _last_pain(plan), _ktw_change(plan)
+    pain_better = first is not None and last is not None and first - last >= MEANINGFUL_PAIN
+    better = pain_better or (change is not None and change >= MEANINGFUL_KTW_CM)
+    return {"done": done, "planned": len(planned), "pain_first": first, "pain_last": last,
+            "ktw_change": change, "better": better, "days": plan.days}  # fmt: skip
+
+
+def release_hold(patient: Patient) -> Patient:
+    """Staff reviewed a red-flag check-in: the patient may RESUME again (the plan stays paused)."""
+    if not patient.plan:
+        return patient
+    return replace(patient, plan=replace(Plan.from_json(patient.plan), hold=None).to_json())
+
+
+# --- pain and knee-to-wall ---------------------------------------------------------------------
+
+
+def _pain_reference(plan: Plan) -> int | None:
+    """Where pain started: pain during runs at triage, else the first check-in."""
+    if plan.baseline_pain is not None:
+        return plan.baseline_pain
+    return plan.checkins[0][1] if plan.checkins else None
+
+
+def _later_pains(plan: Plan) -> list[int]:
+    pains = [p for _, p in plan.checkins]
+    return pains if plan.baseline_pain is not None else pains[1:]
+
+
+def _last_pain(plan: Plan) -> int | None:
+    later = _later_pains(plan)
+    return later[-1] if later else None
+
+
+def pain_rising(plan: Plan) -> bool:
+    """Pain up 2 or more from where it started at each of the last two check-ins."""
+    ref, later = _pain_reference(plan), _later_pains(plan)
+    return ref is not None and len(later) >= 2 and min(later[-2:]) - ref >= MEANINGFUL_PAIN
+
+
+def _ktw_change(plan: Plan) -> float | None:
+    """cm gained on the more limited side since triage; None when either test was skipped."""
+    now = answers.ktw_fields(plan.ktw) if plan.ktw is not None else None
+    if now is None or plan.baseline_ktw is None:
+        return None
+    return round(now["min"] - plan.baseline_ktw, 1)
+
+
+# --- inbound -----------------------------------------------------------------------------------
+
+
+def plan_replies(
+    patient: Patient, word: str | None, text: str, now: datetime, *, settings: PlanSettings
+) -> Step:
+    """A reply about reminders: to the offer, a plan command, or a check-in answer."""
+    plan = Plan.from_json(patient.plan) if patient.plan else None
+    command, rest = _command_of(text)
+    if plan is not None and command == "skip" and plan.awaiting == CHECKIN_KTW:
+        command = None  # SKIP answers the knee-to-wall question
+    if plan is not None and plan.status != ENDED and command is not None:
+        return _command(patient, plan, command, rest, now, settings)
+    if patient.conversation.step == REMINDER_OFFER:
+        return _offer(patient, rest if command == "time" else text, now, settings)
+    if plan is None or plan.status == ENDED:
+        return Step(patient, (Reply("no_plan" if plan is None else "plan_over"),))
+    if plan.awaiting is not None:
+        return _awaited(patient, plan, text, now, settings)
+    return Step(patient, (Reply("plan_help", _describe(plan)),))
+
+
+def _command_of(text: str) -> tuple[str | None, str]:
+    words = answers.clean(text).split(maxsplit=1)
+    command = answers.normalize(words[0]) if words else ""
+    if command not in COMMANDS:
+        return None, text
+    return command, words[1] if len(words) > 1 else ""
+
+
+def _command(
+    patient: Patient, plan: Plan, command: str, rest: str, now: datetime, settings: PlanSettings
+) -> Step:
+    if command in ("done", "skip"):
+        return _log(patient, plan, "done" if command == "done" else "skipped", now, settings)
+    if command == "pause":
+        return _save(patient, replace(plan, status=PAUSED, awaiting=None), Reply("plan_paused"))
+    if command == "resume":
+        if plan.hold is not None:
+            return Step(patient, (Reply("plan_resume_held"),))
+        context = {**_describe(plan), "already": plan.status == ACTIVE}
+        return _save(patient, replace(plan, status=ACTIVE), Reply("plan_resumed", context))
+    awaiting = ASK_TIME if command == "time" else ASK_ZONE
+    if not rest.strip():
+        asked = replace(plan, awaiting=awaiting, invalid=0)
+        return _save(patient, asked, Reply(f"plan_ask_{awaiting}", _window(settings)))
+    return _setting(patient, replace(plan, awaiting=awaiting), rest, settings)
+
+
+def _log(patient: Patient, plan: Plan, status: str, now: datetime, settings: PlanSettings) -> Step:
+    day = local_date(now, plan.zone)
+    yesterday = day - timedelta(days=1)
+    small_hours = times.local_time(now, plan.zone) < settings.quiet_start
+    if small_hours and plan.last_sent == yesterday and yesterday.isoformat() not in plan.log:
+        day = yesterday  # a reply after midnight answers last night's reminder
+    logged = replace(plan, log={**plan.log, day.isoformat(): status})
+    done = sum(1 for v in logged.log.values() if v == "done")
+    return _save(patient, logged, Reply("plan_logged", {"status": status, "done_count": done}))
+
+
+def _setting(patient: Patient, plan: Plan, text: str, settings: PlanSettings) -> Step:
+    """The answer to TIME or ZONE."""
+    try:
+        if plan.awaiting == ASK_TIME:
+            chosen = times.parse_time_of_day(text, settings.time_words)
+            at = _fit(chosen, settings)
+            changed = replace(plan, at=at, awaiting=None, invalid=0)
+            context = {**_describe(changed), "moved": at != chosen}
+            return _save(patient, changed, Reply("plan_time_set", context))
+        changed = replace(plan, zone=times.parse_zone(text), awaiting=None, invalid=0)
+        return _save(patient, changed, Reply("plan_zone_set", _describe(changed)))
+    except AnswerError as err:
+        return _invalid(patient, plan, str(err), settings)
+
+
+def _awaited(p: Patient, plan: Plan, text: str, now: datetime, settings: PlanSettings) -> Step:
+    if plan.awaiting in (ASK_TIME, ASK_ZONE):
+        return _setting(p, plan, text, settings)
+    try:
+        if plan.awaiting == CHECKIN_PAIN:
+            pain = answers.parse_integer(text, 0, 10)
+            asked = replace(plan, pending_pain=pain, awaiting=CHECKIN_FLAGS, invalid=0)
+            return _save(p, asked, Reply("plan_checkin_flags"))
+        if plan.awaiting == CHECKIN_FLAGS:
+            flags = answers.parse_multi(text, FLAG_OPTIONS)
+            return _flags(p, plan, flags, local_date(now, plan.zone), settings)
+        return _ktw(p, plan, answers.parse_knee_to_wall(text))
+    except AnswerError as err:
+        return _invalid(p, plan, str(err), settings)
+
+
+def _flags(p: Patient, plan: Plan, flags: list[int], today: date, settings: PlanSettings) -> Step:
+    """Re-triage: any red flag alerts staff and pauses the plan; pain rising twice offers a call."""
+    pain = plan.pending_pain if plan.pending_pain is not None else 0
+    plan = replace(plan, checkins=(*plan.checkins, (today.isoformat(), pain)))
+    plan = replace(plan, pending_pain=None, awaiting=None, invalid=0)
+    if flags:
+        level = "emergency" if EMERGENCY_FLAGS & set(flags) else "urgent"
+        held = replace(plan, status=PAUSED, hold="red_flag")
+        alert = Alert(level, RED_FLAG_RULE)
+        return _save(p, held, Reply(f"plan_checkin_{level}"), effects=(alert,))
+    replies: list[Reply] = []
+    effects: tuple[Effect, ...] = ()
+    if pain_rising(plan) and PAIN_RISING_RULE not in plan.alerted:
+        effects = (Alert("callback", PAIN_RISING_RULE),)
+        plan = replace(plan, alerted=(*plan.alerted, PAIN_RISING_RULE))
+        replies.append(Reply("plan_offer_call", {"why": "pain_rising"}))
+    if plan.ktw is None and (today - plan.start).days >= settings.ktw_from_day:
+        plan = replace(plan, awaiting=CHECKIN_KTW)
+        replies.append(Reply("plan_checkin_ktw"))
+    elif not replies:
+        replies.append(Reply("plan_checkin_thanks", {"pain": pain, "ktw_change": None}))
+    return _save(p, plan, *replies, effects=effects)
+
+
+def _ktw(patient: Patient, plan: Plan, value: dict[str, Any]) -> Step:
+    """Week 3: under 2 cm better and pain not down 2 points: offer a call."""
+    plan = replace(plan, ktw=value, awaiting=None, invalid=0)
+    change, ref, last = _ktw_change(plan), _pain_reference(plan), _last_pain(plan)
+    pain_down = ref is not None and last is not None and ref - last >= MEANINGFUL_PAIN
+    if (change is None or change < MEANINGFUL_KTW_CM) and not pain_down:
+        return _save(patient, plan, Reply("plan_offer_call", {"why": "not_improving"}))
+    return _save(patient, plan, Reply("plan_checkin_thanks", {"pain": last, "ktw_change": change}))
+
+
+def _invalid(patient: Patient, plan: Plan, reason: str, settings: PlanSettings) -> Step:
+    """Re-prompt; after max_invalid, give up: no change, or for a check-in a staff callback."""
+    if plan.invalid + 1 < settings.max_invalid:
+        context = {"awaiting": plan.awaiting, "reason": reason, **_window(settings)}
+        return _save(
+            patient, replace(plan, invalid=plan.invalid + 1), Reply("plan_reprompt", context)
+        )
+    reset = replace(plan, awaiting=None, invalid=0, pending_pain=None)
+    if plan.awaiting in (ASK_TIME, ASK_ZONE):
+        return _save(patient, reset, Reply("plan_no_change"))
+    unclear = (Alert("callback", UNCLEAR_RULE),)
+    return _save(patient, reset, Reply("plan_checkin_unclear"), effects=unclear)
+
+
+# --- enrolment ---------------------------------------------------------------------------------
+
+
+def _offer(patient: Patient, text: str, now: datetime, settings: PlanSettings) -> Step:
+    """The reply to 'Reply a time like 7am for daily reminders, or NO'."""
+    try:
+        chosen = times.parse_time_of_day(text, settings.time_words)
+        at = _fit(chosen, settings)
+    except AnswerError as err:
+        said = _yes_no(text)
+        if said is False:
+            done = replace(patient.conversation, step=DONE)
+            return Step(replace(patient, conversation=done), (Reply("plan_declined"),))
+        why = {"reason": "want_time" if said else str(err), **_window(settings)}
+        return Step(patient, (Reply("plan_offer_reprompt", why),))
+    plan = new_plan(patient, at, now, settings)
+    enrolled = replace(patient, conversation=replace(patient.conversation, step=DONE))
+    context = {**_describe(plan), "moved": at != chosen, "starts": _first_day(plan, now, settings)}
+    return _save(enrolled, plan, Reply("plan_enrolled", context))
+
+
+def _first_day(plan: Plan, now: datetime, settings: PlanSettings) -> str:
+    """'today', 'tomorrow' or the weekday of the first reminder."""
+    first = next_due(plan, now, settings)
+    if first is None:
+        return "soon"
+    ahead = (local_date(first, plan.zone) - local_date(now, plan.zone)).days
+    return (
+        ("today", "tomorrow")[ahead]
+        if ahead < 2
+        else DAY_NAMES[local_date(first, plan.zone).weekday()]
+    )
+
+
+def _fit(chosen: time, settings: PlanSettings) -> time:
+    return times.fit_to_window(
+        chosen, settings.quiet_start, settings.quiet_end, settings.early_from
+    )
+
+
+def _yes_no(text: str) -> bool | None:
+    if answers.normalize(text) in DECLINE_WORDS:
+        return False
+    try:
+        return answers.parse_yes_no(text)
+    except AnswerError:
+        return None
+
+
+def new_plan(patient: Patient, at: time, now: datetime, settings: PlanSettings) -> Plan:
+    """A plan in the zone the number suggests, from today if today's time is still ahead."""
+    zone = times.zone_for_number(patient.phone, settings.clinic_zone)
+    today = local_date(now, zone)
+    start = today if times.local_instant(today, at, zone) > now else today + timedelta(days=1)
+    pain = patient.conversation.answers.get("pain_run")
+    ktw = answers.ktw_fields(patient.conversation.answers.get("ktw"))
+    return Plan(
+        zone=zone, at=at, start=start, days=settings.days, weekdays=settings.weekdays,
+        check_in_weekday=settings.check_in_weekday,
+        baseline_pain=pain if isinstance(pain, int) and not isinstance(pain, bool) else None,
+        baseline_ktw=None if ktw is None else ktw["min"],
+    )  # fmt: skip
+
+
+def _describe(plan: Plan) -> dict[str, Any]:
+    return {
+        "time": times.describe_time(plan.at), "zone_label": times.describe_zone(plan.zone),
+        "days_text": times.describe_days(plan.weekdays), "days": plan.days,
+        "check_in_day": DAY_NAMES[WEEKDAYS.index(plan.check_in_weekday)],
+    }  # fmt: skip
+
+
+def _window(settings: PlanSettings) -> dict[str, str]:
+    earliest, latest = settings.quiet_start, settings.quiet_end
+    return {"earliest": times.describe_time(earliest), "latest": times.describe_time(latest)}
+
+
+def _save(patient: Patient, plan: Plan, *replies: Reply, effects: tuple[Effect, ...] = ()) -> Step:
+    return Step(replace(patient, plan=plan.to_json()), replies, effects)

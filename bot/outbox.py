@@ -1,0 +1,417 @@
+"""The Redis Stream outbox: enqueueing, the consumer group that sends, delivery-status policy."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import redis
+
+from bot import keys
+from bot.privacy import mask
+from bot.ratelimit import RateLimiter
+from bot.twilio_sender import OPTED_OUT, UNREACHABLE_CODES, Sender, SendResult, TransientSendError
+
+log = logging.getLogger(__name__)
+
+WEEK = 7 * 24 * 3600
+RECONCILE_SKEW = 30.0  # seconds: our clock vs Twilio's date_created (whole seconds)
+STOP_CODES = frozenset({*UNREACHABLE_CODES, 30005, 30006})
+Fields = Mapping[Any, Any]
+
+# Dedupe and append in one step, so a crash can never leave the dedupe key without the entry.
+_ENQUEUE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return redis.call('XADD', KEYS[2], '*', (table.unpack or unpack)(ARGV, 2))
+end
+return false
+"""
+
+
+@dataclass(frozen=True)
+class Entry:
+    message_id: str
+    to: str
+    body: str
+    kind: str
+    not_before: float | None = None
+    attempt: int = 0
+
+    def fields(self) -> dict[str, str]:
+        """The stream fields (`id`, ..., as `bot.outbox_entry` writes them too)."""
+        fields = {"id": self.message_id, "to": self.to, "body": self.body, "kind": self.kind}
+        if self.not_before is not None:
+            fields["not_before"] = f"{self.not_before:.3f}"
+        if self.attempt:
+            fields["attempt"] = str(self.attempt)
+        return fields
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Entry:
+        f = {_s(k): _s(v) for k, v in fields.items()}
+        not_before = float(f["not_before"]) if f.get("not_before") else None
+        message_id = f.get("id") or f["message_id"]
+        attempt = int(f.get("attempt") or 0)
+        return cls(message_id, f["to"], f["body"], f.get("kind", ""), not_before, attempt)
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _args(entry: Entry) -> list[str]:
+    return [str(WEEK), *(x for pair in entry.fields().items() for x in pair)]
+
+
+def enqueue(client: redis.Redis, *, message_id: str, to: str, body: str, kind: str,
+            not_before: float | None = None) -> bool:  # fmt: skip
+    """Add a message once per message_id (for 7 days); False if it was already enqueued."""
+    entry = Entry(message_id, to, body, kind, not_before)
+    added = client.eval(_ENQUEUE, 2, keys.outbox_enqueued(message_id), keys.OUTBOX, *_args(entry))
+    return added is not None
+
+
+def queue(pipe: Any, *, message_id: str, to: str, body: str, kind: str,
+          not_before: float | None = None) -> None:  # fmt: skip
+    """`enqueue` on an open pipeline or MULTI: the dedupe happens at EXEC (result None = dup)."""
+    entry = Entry(message_id, to, body, kind, not_before)
+    pipe.eval(_ENQUEUE, 2, keys.outbox_enqueued(message_id), keys.OUTBOX, *_args(entry))
+
+
+def bare(to: str) -> str:
+    """The number as stored in the opt-out and unreachable sets (no channel prefix)."""
+    return to.removeprefix("whatsapp:")
+
+
+def mark_permanent(pipe: Any, to: str, code: int | None) -> None:
+    if code == OPTED_OUT:
+        pipe.sadd(keys.OPTED_OUT, bare(to))
+    elif code in STOP_CODES:
+        pipe.hset(keys.UNREACHABLE, bare(to), str(code))
+
+
+class OutboxConsumer:
+    """One member of the `senders` group: reads, claims abandoned entries, sends, acks."""
+
+    def __init__(self, client: redis.Redis, sender: Sender, *, consumer_name: str,
+                 is_opted_out: Callable[[str], bool] | None = None,
+                 on_permanent: Callable[[str, int | None], None] | None = None,
+                 clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep,
+                 rate: float | RateLimiter | None = 1.0, sender_key: str = "default",
+                 claim_idle_ms: int = 30_000, block_ms: int = 1000, batch: int = 10,
+                 max_attempts: int = 8) -> None:  # fmt: skip
+        self.redis = client
+        self.sender = sender
+        self.name = consumer_name
+        self.is_opted_out = is_opted_out
+        self.on_permanent = on_permanent
+        self.clock = clock
+        self.sleep = sleep
+        self.rate = RateLimiter(client, rate) if isinstance(rate, int | float) else rate
+        self.sender_key = sender_key
+        self.claim_idle_ms = claim_idle_ms
+        self.block_ms = block_ms
+        self.batch = batch
+        self.max_attempts = max_attempts
+        self._group_ready = False
+        self._claim_cursor = "0-0"
+
+    # --- the loop ---
+    def run_forever(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except redis.ConnectionError:
+                log.warning("outbox: redis unreachable, retrying")
+                self._group_ready = False
+                stop.wait(1.0)
+            except Exception:
+                log.exception("outbox: batch failed")
+                stop.wait(1.0)
+
+    def run_once(self) -> int:
+        """Promote due delayed entries, claim abandoned ones, read new ones; the number handled."""
+        self._ensure_group()
+        self._promote_due()
+        try:
+            entries = [(eid, f, True) for eid, f in self._claim()]
+            entries += [(eid, f, False) for eid, f in self._read(block=not entries)]
+        except redis.ResponseError as exc:
+            # Real Redis says NOGROUP; fakeredis says the key must exist.
+            if "NOGROUP" not in str(exc) and "key to exist" not in str(exc):
+                raise
+            self._group_ready = False  # the stream vanished (e.g. a fresh Redis): recreate
+            return 0
+        for entry_id, fields, reclaimed in entries:
+            self._handle(_s(entry_id), fields, reclaimed)
+        return len(entries)
+
+    def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:
+            self.redis.xgroup_create(keys.OUTBOX, keys.OUTBOX_GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    def _read(self, *, block: bool) -> list[tuple[Any, Fields]]:
+        answer: Any = self.redis.xreadgroup(
+            keys.OUTBOX_GROUP, self.name, {keys.OUTBOX: ">"}, count=self.batch,
+            block=self.block_ms if block and self.block_ms > 0 else None,
+        )  # fmt: skip
+        return [item for _stream, items in (answer or []) for item in items]
+
+    def _claim(self) -> list[tuple[Any, Fields]]:
+        answer: Any = self.redis.xautoclaim(
+            keys.OUTBOX,
+            keys.OUTBOX_GROUP,
+            self.name,
+            self.claim_idle_ms,
+            self._claim_cursor,
+            count=self.batch,
+        )
+        self._claim_cursor = _s(answer[0])
+        return list(answer[1])
+
+    def _promote_due(self) -> None:
+        """Move delayed entries whose time has come back into the stream, exactly once."""
+        pipe: Any
+        with self.redis.pipeline() as pipe:
+            try:
+                pipe.watch(keys.OUTBOX_DELAYED)
+                due = pipe.zrangebyscore(keys.OUTBOX_DELAYED, "-inf", self.clock(), 0, 100)
+                if not due:
+                    return
+                pipe.multi()
+                for member in due:
+                    pipe.zrem(keys.OUTBOX_DELAYED, member)
+                    pipe.xadd(keys.OUTBOX, json.loads(member))
+                pipe.execute()
+            except redis.WatchError:
+                pass  # another worker promoted them
+
+    # --- one message ---
+    def _handle(self, entry_id: str, fields: Fields | None, reclaimed: bool) -> None:
+        if not fields:  # deleted while pending: nothing left to send
+            self._finish(entry_id)
+            return
+        try:
+            entry = Entry.from_fields(fields)
+        except (KeyError, ValueError):
+            self._poison(entry_id, fields)
+            return
+        now = self.clock()
+        if self.redis.exists(keys.outbox_sent(entry.message_id)) or self._blocked(entry.to):
+            self._finish(entry_id)
+        elif entry.not_before is not None and entry.not_before > now:
+            self._park(entry_id, entry, entry.not_before)
+        elif (started := self.redis.get(keys.outbox_sending(entry.message_id))) is not None:
+            self._reconcile(entry_id, entry, float(started), reclaimed, now)
+        else:
+            self._send(entry_id, entry)
+
+    def _blocked(self, to: str) -> bool:
+        number = bare(to)
+        if self.redis.sismember(keys.OPTED_OUT, number):
+            return True
+        code = self.redis.hget(keys.UNREACHABLE, number)
+        if code is not None and int(code) in STOP_CODES:
+            return True
+        return bool(self.is_opted_out and self.is_opted_out(number))
+
+    def _reconcile(self, entry_id: str, entry: Entry, started: float, reclaimed: bool,
+                   now: float) -> None:  # fmt: skip
+        """A send was attempted before: ask Twilio whether it went out before trying again."""
+        if reclaimed and now - started < self.claim_idle_ms / 1000:
+            return  # its owner may still be sending: leave it pending, look again later
+        try:
+            sid = self.sender.find_sent(entry.to, entry.body, started - RECONCILE_SKEW)
+        except TransientSendError:
+            return  # stays pending; claimed again later
+        if sid:
+            log.info("outbox: %s to %s was already sent", entry.message_id, mask(entry.to))
+            self._mark_sent(entry_id, entry, sid)
+        else:
+            self._send(entry_id, entry)
+
+    def _send(self, entry_id: str, entry: Entry) -> None:
+        self._wait_for_slot()
+        self.redis.set(keys.outbox_sending(entry.message_id), repr(self.clock()), ex=WEEK)
+        try:
+            result = self.sender.send(entry.to, entry.body)
+        except TransientSendError:
+            self._retry(entry_id, entry)
+            return
+        if result.permanent or not result.sid:
+            self._dead(entry_id, entry, result)
+        else:
+            self._mark_sent(entry_id, entry, result.sid)
+
+    def _wait_for_slot(self) -> None:
+        if self.rate is None:
+            return
+        while (wait := self.rate.acquire(self.sender_key, self.clock())) > 0:
+            self.sleep(wait)
+
+    # --- outcomes: each one transaction, ending with the ack ---
+    def _mark_sent(self, entry_id: str, entry: Entry, sid: str) -> None:
+        pipe = self._pipeline()
+        pipe.set(keys.outbox_sent(entry.message_id), sid, ex=WEEK)
+        pipe.delete(keys.outbox_sending(entry.message_id))
+        # Kept so a 30003 status callback can re-send this very message once.
+        info = {"message_id": entry.message_id, "kind": entry.kind, "to": entry.to,
+                "body": entry.body}  # fmt: skip
+        pipe.hset(keys.delivery(sid), mapping=info)
+        pipe.expire(keys.delivery(sid), WEEK)
+        self._finish(entry_id, pipe)
+
+    def _dead(self, entry_id: str, entry: Entry, result: SendResult | None) -> None:
+        code = result.error_code if result else None
+        reason = result.reason if result else "transient"
+        log.warning("outbox: %s to %s failed for good: %s (%s)", entry.message_id,
+                    mask(entry.to), reason, code)  # fmt: skip
+        pipe = self._pipeline()
+        if result is not None:
+            mark_permanent(pipe, entry.to, code)
+            pipe.delete(keys.outbox_sending(entry.message_id))
+        dead = {**entry.fields(), "error_code": str(code or ""), "reason": reason or "",
+                "at": repr(self.clock())}  # fmt: skip
+        pipe.xadd(keys.OUTBOX_DEAD, dead, maxlen=10_000, approximate=True)
+        self._finish(entry_id, pipe)
+        if result is not None and self.on_permanent is not None:
+            self.on_permanent(entry.to, code)
+
+    def _poison(self, entry_id: str, fields: Fields) -> None:
+        """An entry that cannot be read would fail forever: set it aside instead."""
+        log.error("outbox: unreadable entry %s set aside", entry_id)
+        pipe = self._pipeline()
+        raw = {_s(k): _s(v) for k, v in fields.items()}
+        pipe.xadd(
+            keys.OUTBOX_DEAD, {**raw, "reason": "unreadable"}, maxlen=10_000, approximate=True
+        )
+        self._finish(entry_id, pipe)
+
+    def _retry(self, entry_id: str, entry: Entry) -> None:
+        """Transient failure: back off (the `sending` mark stays, so the retry reconciles)."""
+        attempt = entry.attempt + 1
+        if attempt >= self.max_attempts:
+            self._dead(entry_id, entry, None)
+            return
+        later = Entry(entry.message_id, entry.to, entry.body, entry.kind, None, attempt)
+        self._park(entry_id, later, self.clock() + min(1800.0, 15.0 * 2.0**entry.attempt))
+
+    def _park(self, entry_id: str, entry: Entry, when: float) -> None:
+        pipe = self._pipeline()
+        member = json.dumps(dict(sorted(entry.fields().items())))
+        pipe.zadd(keys.OUTBOX_DELAYED, {member: when})
+        self._finish(entry_id, pipe)
+
+    def _pipeline(self) -> Any:
+        return self.redis.pipeline()  # a MULTI/EXEC transaction
+
+    def _finish(self, entry_id: str, pipe: Any = None) -> None:
+        """Ack and delete (the stream only holds work not yet done), with `pipe`'s writes."""
+        pipe = pipe if pipe is not None else self._pipeline()
+        pipe.xack(keys.OUTBOX, keys.OUTBOX_GROUP, entry_id)
+        pipe.xdel(keys.OUTBOX, entry_id)
+        pipe.execute()
+
+
+# --- delivery status callbacks ---
+STATUS_RANK = {"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3,
+               "delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4, "read": 5}  # fmt: skip
+
+# Only ever moves forward: a late "sent" never overwrites "delivered"; duplicates do nothing.
+_RECORD_STATUS = """
+local current = tonumber(redis.call('HGET', KEYS[1], 'rank') or '-1')
+if tonumber(ARGV[1]) <= current then return 0 end
+redis.call('HSET', KEYS[1], 'rank', ARGV[1], 'status', ARGV[2], 'error_code', ARGV[3],
+           'to', ARGV[4], 'updated', ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+return 1
+"""
+
+
+class StatusAction(StrEnum):
+    NOTHING = "nothing"
+    RETRY_LATER = "retry_later"  # 30003: handset off or unreachable for now: once, later
+    MARK_UNREACHABLE = "mark_unreachable"  # 30005 unknown number, 30006 landline
+    GIVE_UP = "give_up"  # 30007 (carrier filtering) and every other failure: never re-sent
+
+
+@dataclass(frozen=True)
+class RetryRequest:
+    """What to enqueue again (its message_id already marks it as the one retry)."""
+
+    message_id: str
+    to: str
+    body: str
+    kind: str
+
+
+def record_status(client: redis.Redis, message_sid: str, status: str, error_code: int | None,
+                  to: str, *, now: float | None = None) -> bool:  # fmt: skip
+    """Store a status if it moves the message forward; True if it did."""
+    rank = STATUS_RANK.get(status)
+    if rank is None:
+        return False
+    stamp = repr(time.time() if now is None else now)
+    args = (rank, status, "" if error_code is None else str(error_code), to, stamp, WEEK)
+    return bool(client.eval(_RECORD_STATUS, 1, keys.delivery(message_sid), *args))
+
+
+def status_policy(status: str, error_code: int | None) -> StatusAction:
+    if status not in {"undelivered", "failed"}:
+        return StatusAction.NOTHING
+    if error_code == 30003:
+        return StatusAction.RETRY_LATER
+    if error_code in {30005, 30006}:
+        return StatusAction.MARK_UNREACHABLE
+    return StatusAction.GIVE_UP
+
+
+def apply_status(client: redis.Redis, *, message_sid: str, status: str, error_code: int | None,
+                 to: str, retry_later: Callable[[RetryRequest], None] | None = None,
+                 now: float | None = None) -> StatusAction:  # fmt: skip
+    """Record a status callback and act on it once; what the webhook route calls."""
+    if not record_status(client, message_sid, status, error_code, to, now=now):
+        return StatusAction.NOTHING  # stale or repeated: acted on already
+    action = status_policy(status, error_code)
+    if action is StatusAction.MARK_UNREACHABLE:
+        client.hset(keys.UNREACHABLE, bare(to), str(error_code))
+    elif action is StatusAction.RETRY_LATER:
+        request = _retry_request(client, message_sid, to)
+        if request is None:
+            return StatusAction.GIVE_UP
+        if retry_later is not None:
+            retry_later(request)
+    return action
+
+
+def _retry_request(client: redis.Redis, message_sid: str, to: str) -> RetryRequest | None:
+    info = {_s(k): _s(v) for k, v in client.hgetall(keys.delivery(message_sid)).items()}
+    message_id = info.get("message_id")
+    if not message_id or message_id.endswith(":retry") or "body" not in info:
+        return None  # not ours, or already the one retry
+    return RetryRequest(f"{message_id}:retry", info.get("to") or to, info["body"],
+                        info.get("kind", ""))  # fmt: skip
+
+
+def drain(consumer: OutboxConsumer, rounds: int = 100) -> int:
+    """Run until a batch finds nothing (tests and the embedded mode)."""
+    total = 0
+    for _ in range(rounds):
+        handled = consumer.run_once()
+        total += handled
+        if not handled:
+            break
+    return total
