@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,6 +40,8 @@ class Service:
         self.alerts = alerts
         self.staff_numbers = frozenset(staff_numbers)
         self.playbook = config.playbook
+        # Called after a patient's transaction committed (e.g. to (re)schedule reminders).
+        self.after_change: list[Callable[[Patient, datetime], None]] = []
 
     def is_staff(self, phone: str) -> bool:
         return phone in self.staff_numbers
@@ -52,19 +55,21 @@ class Service:
         if self.is_staff(phone):
             return Handled(self._staff(phone, inbound.text, now))
 
-        def change(patient: Patient, pipe: Pipeline) -> list[str]:
+        def change(patient: Patient, pipe: Pipeline) -> tuple[list[str], Patient]:
             step = advance(patient, inbound, self.playbook, now)
             replies = self._texts(step)
             self._queue_effects(pipe, step, now)
             self.store.queue_save(pipe, step.patient)
             if message_sid:
                 self.store.queue_message_seen(pipe, message_sid, replies)
-            return replies
+            return replies, step.patient
 
         result = self.store.update(phone, change, message_sid=message_sid)
         if isinstance(result, Seen):
             return Handled(result.replies, duplicate=True)
-        replies = result
+        replies, changed = result
+        for hook in self.after_change:
+            hook(changed, now)
         log.info("message from %s handled: %d replies", mask(phone), len(replies))
         return Handled(replies)
 
