@@ -11,7 +11,19 @@ from typing import Any
 from bot import outbox
 from bot.alerts import Alerts, staff_command
 from bot.config import Config
-from bot.core.engine import Alert, Inbound, OptedOut, Patient, Step, TriageFinished, advance
+from bot.core.engine import (
+    REMINDER_OFFER,
+    Alert,
+    Conversation,
+    Effect,
+    Inbound,
+    InvitePlan,
+    OptedOut,
+    Patient,
+    Step,
+    TriageFinished,
+    advance,
+)
 from bot.core.quiet import next_allowed
 from bot.core.times import zone_for_number
 from bot.outbox import bare
@@ -55,21 +67,26 @@ class Service:
         if self.is_staff(phone):
             return Handled(self._staff(phone, inbound.text, now))
 
-        def change(patient: Patient, pipe: Pipeline) -> tuple[list[str], Patient]:
+        def change(
+            patient: Patient, pipe: Pipeline
+        ) -> tuple[list[str], Patient, tuple[Effect, ...]]:
             step = advance(patient, inbound, self.playbook, now)
             replies = self._texts(step)
             self._queue_effects(pipe, step, now)
             self.store.queue_save(pipe, step.patient)
             if message_sid:
                 self.store.queue_message_seen(pipe, message_sid, replies)
-            return replies, step.patient
+            return replies, step.patient, step.effects
 
         result = self.store.update(phone, change, message_sid=message_sid)
         if isinstance(result, Seen):
             return Handled(result.replies, duplicate=True)
-        replies, changed = result
+        replies, changed, effects = result
         for hook in self.after_change:
             hook(changed, now)
+        for effect in effects:
+            if isinstance(effect, InvitePlan):
+                self._invite(phone, effect, now)
         log.info("message from %s handled: %d replies", mask(phone), len(replies))
         return Handled(replies)
 
@@ -102,6 +119,26 @@ class Service:
             open_alerts = [a for a in (self.alerts.get(r) for r in self.alerts.open_refs()) if a]
             return [self.renderer.render("staff_open", {"alerts": open_alerts})]
         return [self.renderer.render("staff_help", {})]
+
+    def _invite(self, web_key: str, invite: InvitePlan, now: datetime) -> None:
+        """Text the number a web visitor gave; their SMS reply with a time is the opt-in."""
+
+        def change(patient: Patient, pipe: Pipeline) -> None:
+            conv = patient.conversation
+            busy = (
+                conv.in_questionnaire and conv.last_at and now - conv.last_at < self.playbook.expiry
+            )
+            if patient.opted_out or busy or (patient.plan or {}).get("status") == "active":
+                return
+            offer = Conversation(step=REMINDER_OFFER, answers=dict(invite.answers), started_at=now,
+                                 last_at=now, outcome="exercises", channel="sms")  # fmt: skip
+            self.store.queue_save(pipe, replace(patient, conversation=offer))
+            body = self.renderer.render("sms_reminder_invite", {})
+            outbox.queue(pipe, message_id=f"invite:{web_key}:{invite.number}", to=invite.number,
+                         body=body, kind="notice")  # fmt: skip
+
+        self.store.update(invite.number, change)
+        log.info("web visitor invited %s to SMS reminders", mask(invite.number))
 
     def delivery_status(
         self, sid: str, status: str, code: int | None, to: str, now: datetime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from bot.config import Config
 from bot.core.engine import Alert, Inbound, Patient, Step, advance
@@ -54,3 +55,42 @@ def test_sms_patients_are_alerted_at_once(config: Config) -> None:
     assert [e for e in step.effects if isinstance(e, Alert)] == [
         Alert("emergency", "emergency_red_flag")
     ]
+
+
+def test_web_reminders_are_confirmed_by_sms_from_that_number(runtime: Any) -> None:
+    from bot import keys
+    from tests.conftest import EXERCISES_PATH
+
+    service, now = runtime.service, runtime.clock()
+    web = "web:visitor42"
+    service.handle_inbound(web, Inbound("hi", "web"), now)
+    for _, text in EXERCISES_PATH:
+        replies = service.handle_inbound(web, Inbound(text, "web"), now).replies
+    assert "Type your mobile number" in replies[-1]
+    assert (
+        "Please type a mobile number"
+        in service.handle_inbound(web, Inbound("soon", "web"), now).replies[0]
+    )
+    replies = service.handle_inbound(web, Inbound("949 555 0188", "web"), now).replies
+    assert "We've texted +19495550188" in replies[0]
+    invite = [f for _, f in runtime.redis.xrange(keys.OUTBOX) if f["to"] == "+19495550188"]
+    assert len(invite) == 1 and "Reply a time like 7am" in invite[0]["body"]
+    # The person answers the text from their phone: that is the opt-in.
+    replies = service.handle_inbound("+19495550188", Inbound("6:30pm"), now).replies
+    assert "6:30 pm" in replies[0]
+    assert runtime.store.load("+19495550188").plan["status"] == "active"
+    assert runtime.store.load(web).plan is None
+
+
+def test_an_opted_out_number_is_not_texted_from_the_web(runtime: Any) -> None:
+    from bot import keys
+    from tests.conftest import EXERCISES_PATH
+
+    service, now = runtime.service, runtime.clock()
+    service.handle_inbound("+19495550177", Inbound("STOP"), now)
+    web = "web:visitor43"
+    service.handle_inbound(web, Inbound("hi", "web"), now)
+    for _, text in EXERCISES_PATH:
+        service.handle_inbound(web, Inbound(text, "web"), now)
+    service.handle_inbound(web, Inbound("(949) 555-0177", "web"), now)
+    assert [f for _, f in runtime.redis.xrange(keys.OUTBOX) if f["to"] == "+19495550177"] == []

@@ -22,6 +22,7 @@ TEMPLATES = (
     "reminder_offer", "staff_alert", "staff_claimed", "patient_callback_coming",
     "staff_ack_claimed", "staff_ack_already", "staff_ack_unknown", "staff_open", "staff_help",
     "ask_callback_number", "callback_declined", "callback_number_invalid", "callback_number_thanks",
+    "reminder_offer_web", "web_reminder_offer_reprompt", "web_reminders_texted", "sms_reminder_invite",
 )  # fmt: skip
 
 
@@ -93,7 +94,15 @@ class OptedOut:
     """Effect: cancel everything pending for this number."""
 
 
-Effect = Alert | TriageFinished | OptedOut
+@dataclass(frozen=True)
+class InvitePlan:
+    """Effect: a web visitor asked for SMS reminders at this number; the number must opt in."""
+
+    number: str
+    answers: Mapping[str, Any]
+
+
+Effect = Alert | TriageFinished | OptedOut | InvitePlan
 
 
 @dataclass(frozen=True)
@@ -176,6 +185,8 @@ def advance(patient: Patient, inbound: Inbound, book: Playbook, now: datetime) -
     conv = patient.conversation
     if conv.in_questionnaire:
         return _answer(patient, book.flow.question(conv.step or ""), text, book, now)
+    if conv.step == REMINDER_OFFER and patient.phone.startswith("web:"):
+        return _web_offer(patient, text, word, book).then_before(lead)
     first = (normalize(text).split() or [""])[0]
     plan_word = word in kw.plan or (patient.plan is not None and first in kw.plan)
     if conv.step == REMINDER_OFFER or plan_word or (patient.plan or {}).get("awaiting"):
@@ -234,6 +245,25 @@ def _callback_reply(patient: Patient, text: str, word: str | None, book: Playboo
         replace(patient, conversation=done),
         (Reply("callback_number_thanks", {"number": number}),),
         alerts,
+    )
+
+
+def _web_offer(patient: Patient, text: str, word: str | None, book: Playbook) -> Step:
+    """On the web, reminders go by SMS: ask for the number, then that number opts in by text."""
+    conv = patient.conversation
+    if word in ("no", "nope", "n", "nah"):
+        return Step(
+            replace(patient, conversation=replace(conv, step=DONE)), (Reply("plan_declined"),)
+        )
+    number = callback_number(text, book.default_region)
+    if number is None:
+        return Step(patient, (Reply("web_reminder_offer_reprompt"),))
+    done = replace(conv, step=DONE, callback=conv.callback or number)
+    invite = InvitePlan(number, dict(conv.answers))
+    return Step(
+        replace(patient, conversation=done),
+        (Reply("web_reminders_texted", {"number": number}),),
+        (invite,),
     )
 
 
@@ -308,5 +338,6 @@ def _finish(step: Step, outcome: Outcome, book: Playbook, now: datetime) -> Step
         replies.extend(raised.replies)
         effects.extend(raised.effects)
     if outcome.level == "exercises":
-        replies.append(Reply("reminder_offer"))
+        web = patient.phone.startswith("web:")
+        replies.append(Reply("reminder_offer_web" if web else "reminder_offer"))
     return Step(patient, (*step.replies, *replies), (*step.effects, *effects))
