@@ -1,0 +1,112 @@
+"""The `bot` command line, as an operator uses it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.core.engine import Inbound
+from bot.runtime import Runtime, build
+from bot.settings import Settings
+from tests.conftest import EXERCISES_PATH
+from tests.redis_server import RedisServer
+
+
+def triage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], answers: object
+) -> tuple[int, str, str]:
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps(answers))
+    code = main(["triage", "--answers", str(path)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_triage_reads_replies_as_people_text_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = triage(
+        tmp_path, capsys, {"red_flags": "1 and 3", "age": "45", "injury": "no", "ktw": "L 9 R 12"}
+    )
+    assert code == 0
+    assert json.loads(out) == {
+        "outcome": "emergency",
+        "rule": "emergency_red_flag",
+        "reasons": ["you have chest pain or trouble breathing"],
+    }
+    code, out, _ = triage(tmp_path, capsys, dict(EXERCISES_PATH))
+    assert json.loads(out)["outcome"] == "exercises"
+    code, out, _ = triage(tmp_path, capsys, {**dict(EXERCISES_PATH), "pain_run": "7/10"})
+    assert json.loads(out)["outcome"] == "book_call"
+    assert "your pain during runs is 6/10 or more" in json.loads(out)["reasons"]
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [({"age": "very old"}, "age: cannot understand 'very old'"), ({"pain_run": "11"}, "pain_run"),
+     ({"agee": "4"}, "unknown question id 'agee'"), (["not", "an object"], "JSON object")],
+)  # fmt: skip
+def test_triage_rejects_unparseable_answers_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], answers: object, message: str
+) -> None:
+    code, _, err = triage(tmp_path, capsys, answers)
+    assert code == 2
+    assert message in err
+
+
+@pytest.fixture
+def live(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
+    with RedisServer() as server:
+        monkeypatch.setenv("REDIS_URL", server.url)
+        yield build(replace(settings, redis_url=server.url))
+
+
+def converse(rt: Runtime, phone: str, texts: list[str]) -> None:
+    for text in texts:
+        rt.service.handle_inbound(phone, Inbound(text), rt.clock())
+
+
+def test_export_forget_and_alerts(live: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    converse(live, "+19495551111", ["hi", *[t for _, t in EXERCISES_PATH]])
+    converse(live, "+19495552222", ["hi", "yes", "2"])
+    assert main(["export"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["outcome"] for r in records] == ["exercises", "urgent"]
+    first = records[0]
+    assert first["phone"] == "+19495551111" and first["channel"] == "sms"
+    assert first["answers"]["ktw"] == {"left": 8.0, "right": 12.0}
+    assert first["answers"]["pain_run"] == 3
+    assert first["finished_at"].endswith("+00:00")
+    assert main(["export", "--format", "csv", "--since", "2000-01-01"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["outcome"] for r in rows] == ["exercises", "urgent"]
+    assert main(["export", "--since", "2999-01-01"]) == 0
+    assert capsys.readouterr().out == ""
+    assert main(["alerts"]) == 0
+    assert "urgent" in capsys.readouterr().out
+    assert main(["forget", "+1 (949) 555-2222"]) == 0
+    assert "forgot ...2222" in capsys.readouterr().out
+    main(["export"])
+    assert [json.loads(x)["phone"] for x in capsys.readouterr().out.splitlines()] == [
+        "+19495551111"
+    ]
+
+
+def test_chat_script_replays_a_transcript(tmp_path: Path, settings: Settings) -> None:
+    from bot.simulator import run_chat
+
+    script = tmp_path / "t.txt"
+    script.write_text("# an emergency\nhi\nyes\n1\n/advance 15m\n/staff OPEN\n")
+    out = io.StringIO()
+    assert run_chat(settings, "+19495550123", str(script), out=out) == 0
+    text = out.getvalue()
+    assert "you> hi" in text and "call 911 now" in text
+    assert text.count("[SMS to staff ...0101]") == 2  # the alert and its re-send after 10 min
+    assert "Unclaimed alerts:" in text
