@@ -60,13 +60,12 @@ def test_the_same_message_sid_delivered_twice_at_once_is_processed_once(live: Ru
         phone = f"+1949555{5000 + round_:04d}"
         service.handle_inbound(phone, Inbound("hi"), now)
         results: list[list[str]] = []
-        at_once(
-            *[
-                lambda: results.append(
-                    service.handle_inbound(phone, Inbound("yes"), now, "SMsame" + phone).replies
-                )
-            ]
-            * 3
-        )  # noqa: E501
+
+        def deliver(phone: str = phone, results: list[list[str]] = results) -> None:
+            results.append(
+                service.handle_inbound(phone, Inbound("yes"), now, "SMsame" + phone).replies
+            )
+
+        at_once(deliver, deliver, deliver)
         assert len(results) == 3 and results[0] == results[1] == results[2]
         assert live.store.load(phone).conversation.step == "red_flags"
