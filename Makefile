@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SOURCES := bot tests $(wildcard bench)
 
 .PHONY: run test lint typecheck unit install install-dev system-deps bench clean
 
@@ -36,8 +37,8 @@ system-deps:
 	fi
 
 lint: install-dev
-	$(BIN)/ruff check bot tests bench
-	$(BIN)/ruff format --check bot tests bench
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check $(SOURCES)
 
 typecheck: install-dev
 	$(BIN)/mypy --strict bot
