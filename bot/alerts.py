@@ -65,6 +65,7 @@ class Alerts:
         pipe.zadd(keys.ALERTS, {ref: now.timestamp()})
         pipe.sadd(keys.ALERTS_OPEN, ref)
         pipe.sadd(keys.alerts_of(phone), ref)
+        pipe.expire(keys.alerts_of(phone), self.retention)  # the number in its name expires too
         body = self.render("staff_alert", {"alert": record})
         for to in self.recipients(level):
             outbox.queue(

@@ -55,15 +55,15 @@ class Background:
 
     @classmethod
     def for_sender(cls, rt: Runtime, sender: Sender, *, rate: float | None,
-                   block_ms: int = 1000) -> Background:  # fmt: skip
+                   block_ms: int = 1000, simulated: bool = False) -> Background:  # fmt: skip
         consumer = OutboxConsumer(rt.redis, sender, consumer_name=consumer_name(), rate=rate,
                                   claim_idle_ms=30_000, block_ms=block_ms)  # fmt: skip
-        return cls(rt, consumer, reminder_ticks(rt))
+        return cls(rt, consumer, reminder_ticks(rt, simulated=simulated))
 
     @classmethod
     def console(cls, rt: Runtime) -> Simulated:
         capture = CapturingSender()
-        background = cls.for_sender(rt, capture, rate=None, block_ms=0)
+        background = cls.for_sender(rt, capture, rate=None, block_ms=0, simulated=True)
         return Simulated(background, capture)
 
     def tick(self, now: datetime) -> None:
@@ -103,6 +103,14 @@ class Simulated:
         return self.capture.take()
 
 
-def reminder_ticks(rt: Runtime) -> list[Tick]:
-    """The reminder scheduler's tick, when the reminders module is present."""
-    return []
+def reminder_ticks(rt: Runtime, *, simulated: bool = False) -> list[Tick]:
+    """Embedded and simulated runs drive the reminder jobs from the tick's clock; a worker runs
+    APScheduler's own thread instead, while it leads (bot.scheduler.start_leader)."""
+    if not (simulated or rt.settings.embedded):
+        return []
+    reminders = rt.reminders
+
+    def run_due_reminders(now: datetime) -> None:
+        reminders.jobs.run_due(now, reminders.fire)
+
+    return [run_due_reminders]

@@ -67,6 +67,11 @@ def _check_templates(config: Config, renderer: Renderer, longest: dict[str, tupl
     for name in sorted(needed - set(renderer.names())):
         report.fail(f"{renderer.root / 'sms' / (name + '.j2')}: missing template")
     samples = _samples(config, longest)
+    for name in renderer.names("web"):
+        try:
+            renderer.reply_named(name, SAMPLE_CONTEXT, "web")
+        except ConfigError as err:
+            report.fail(f"(web chat) {err}")
     for name in renderer.names():
         kinds = [{"kind": k, "reason": r, "lo": 0, "hi": 10, "options": (0, 1, 2)}
                  for k in ("yes_no", "integer", "single", "multi", "ktw")

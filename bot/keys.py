@@ -86,6 +86,25 @@ def reminder_sent(patient_id: str, local_date: str, kind: str) -> str:
     return f"{PREFIX}reminder:{patient_id}:{local_date}:{kind}"
 
 
+def reminder_sent_pattern(patient_id: str) -> str:
+    return f"{PREFIX}reminder:{patient_id}:*"
+
+
+# A stable random id per number: scheduler jobs carry it instead of the number.
+PATIENT_IDS = f"{PREFIX}pid:of"  # hash number -> patient id
+PATIENT_PHONES = f"{PREFIX}pid:phone"  # hash patient id -> number
+
+
+def reminder_job(patient_id: str) -> str:
+    """The APScheduler job id (a field of APS_JOBS and a member of APS_RUN_TIMES)."""
+    return f"reminder:{patient_id}"
+
+
+def reminder_retry_job(patient_id: str) -> str:
+    """The one-off job that retries a reminder held back by an unfinished questionnaire."""
+    return f"reminder:{patient_id}:retry"
+
+
 def plan_log(phone: str) -> str:
     return f"{PREFIX}plan:log:{phone}"  # hash local date -> done/skipped/no_reply
 

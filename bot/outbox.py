@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 WEEK = 7 * 24 * 3600
 RECONCILE_SKEW = 30.0  # seconds: our clock vs Twilio's date_created (whole seconds)
 STOP_CODES = frozenset({*UNREACHABLE_CODES, 30005, 30006})
+MAX_BACKOFF = 5.0  # seconds between reconnect attempts at most
 Fields = Mapping[Any, Any]
 
 # Dedupe and append in one step, so a crash can never leave the dedupe key without the entry.
@@ -125,16 +126,23 @@ class OutboxConsumer:
 
     # --- the loop ---
     def run_forever(self, stop: threading.Event) -> None:
+        backoff = 0.0  # seconds; grows while Redis is unreachable, so an outage is not a storm
         while not stop.is_set():
             try:
                 self.run_once()
-            except redis.ConnectionError:
-                log.warning("outbox: redis unreachable, retrying")
+            except (redis.ConnectionError, redis.TimeoutError):
+                if not backoff:
+                    log.warning("outbox: redis unreachable; reconnecting with backoff")
+                backoff = min(MAX_BACKOFF, backoff * 2 or 0.25)
                 self._group_ready = False
-                stop.wait(1.0)
+                stop.wait(backoff)
+                continue
             except Exception:
                 log.exception("outbox: batch failed")
                 stop.wait(1.0)
+            if backoff:
+                log.info("outbox: redis reachable again")
+                backoff = 0.0
 
     def run_once(self) -> int:
         """Promote due delayed entries, claim abandoned ones, read new ones; the number handled."""

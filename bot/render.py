@@ -47,25 +47,39 @@ def segments(text: str) -> int:
     return 1 if units <= 70 else math.ceil(units / 67)
 
 
+def _environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=loader,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
 class Renderer:
     """Renders a Reply with the clinic's content; templates live in templates/<channel-kind>/."""
 
     def __init__(self, config: Config, template_dir: str | Path) -> None:
         self.config = config
         self.root = Path(template_dir)
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(self.root / "sms")),
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=False,
+        self.env = _environment(jinja2.FileSystemLoader(str(self.root / "sms")))
+        # The web chat says a few things differently (no "Reply STOP", no message rates):
+        # templates/chat/NAME.j2 overrides templates/sms/NAME.j2 there.
+        self.web_env = _environment(
+            jinja2.ChoiceLoader(
+                [jinja2.FileSystemLoader(str(self.root / "chat")), self.env.loader]  # type: ignore[list-item]
+            )
         )
         self.base: dict[str, Any] = {"clinic": config.clinic, "exercises": config.exercises}
 
-    def render(self, template: str, context: Mapping[str, Any] | None = None) -> str:
+    def render(
+        self, template: str, context: Mapping[str, Any] | None = None, channel: str = "sms"
+    ) -> str:
+        env = self.web_env if channel == "web" else self.env
         try:
-            tmpl = self.env.get_template(f"{template}.j2")
+            tmpl = env.get_template(f"{template}.j2")
             return sms_safe(tmpl.render({**self.base, **(context or {})}))
         except jinja2.TemplateNotFound as err:
             raise ConfigError(
@@ -74,13 +88,16 @@ class Renderer:
         except jinja2.UndefinedError as err:
             raise ConfigError(f"{self.root / 'sms' / (template + '.j2')}: {err}") from err
 
-    def reply(self, reply: Reply) -> list[str]:
-        return self.reply_named(reply.template, reply.context)
+    def reply(self, reply: Reply, channel: str = "sms") -> list[str]:
+        return self.reply_named(reply.template, reply.context, channel)
 
-    def reply_named(self, template: str, context: Mapping[str, Any] | None = None) -> list[str]:
+    def reply_named(
+        self, template: str, context: Mapping[str, Any] | None = None, channel: str = "sms"
+    ) -> list[str]:
         """A template's messages: a line of `===` in a template starts another message."""
-        text = self.render(template, context)
+        text = self.render(template, context, channel)
         return [part.strip() for part in text.split("\n===\n") if part.strip()]
 
-    def names(self) -> list[str]:
-        return sorted(p.stem for p in (self.root / "sms").glob("*.j2"))
+    def names(self, channel: str = "sms") -> list[str]:
+        folder = "chat" if channel == "web" else "sms"
+        return sorted(p.stem for p in (self.root / folder).glob("*.j2"))

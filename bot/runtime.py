@@ -9,10 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import fakeredis
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from bot.alerts import Alerts, StaffSetup
 from bot.config import Config, load_config
+from bot.reminders import Reminders
 from bot.render import Renderer
+from bot.scheduler import JobBook, job_store
 from bot.service import Service
 from bot.settings import Settings
 from bot.store import Store
@@ -35,15 +39,20 @@ class Runtime:
     alerts: Alerts
     service: Service
     clock: Clock
+    reminders: Reminders
 
 
 def connect(settings: Settings) -> redis.Redis:
     """Real Redis from REDIS_URL, or an in-memory fake when embedded."""
     if settings.embedded:
         return fakeredis.FakeRedis(decode_responses=True)
+    # Short timeouts and one immediate reconnect, no backoff: the webhook must answer within 2 s
+    # with Redis gone (redis-py's default is 10 retries with backoff). socket_timeout stays
+    # above the outbox's 1 s XREADGROUP BLOCK.
     return redis.Redis.from_url(
-        settings.redis_url or "", decode_responses=True, socket_timeout=2, socket_connect_timeout=2,
-        health_check_interval=15,
+        settings.redis_url or "", decode_responses=True, socket_timeout=1.5,
+        socket_connect_timeout=0.5, health_check_interval=15,
+        retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
     )  # fmt: skip
 
 
@@ -62,6 +71,8 @@ def build(settings: Settings, *, client: redis.Redis | None = None, clock: Clock
     store = Store(client, retention=retention)
     alerts = Alerts(client, staff, renderer.render, retention)
     service = Service(config, store, renderer, alerts, staff.on_call)
-    return Runtime(
-        settings, config, client, store, renderer, alerts, service, clock or system_clock
-    )
+    clock = clock or system_clock
+    jobs = JobBook(job_store(client, embedded=settings.embedded))
+    reminders = Reminders(store, renderer, config.plan, jobs, clock)
+    service.after_change.append(reminders.sync)
+    return Runtime(settings, config, client, store, renderer, alerts, service, clock, reminders)

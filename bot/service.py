@@ -91,9 +91,10 @@ class Service:
         return Handled(replies)
 
     def _texts(self, step: Step) -> list[str]:
+        channel = "web" if step.patient.phone.startswith("web:") else "sms"
         texts: list[str] = []
         for reply in step.replies:
-            texts.extend(self.renderer.reply(reply))
+            texts.extend(self.renderer.reply(reply, channel))
         return texts
 
     def _queue_effects(self, pipe: Pipeline, step: Step, now: datetime) -> None:

@@ -14,6 +14,13 @@ from bot.errors import ConfigError
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _int(env: Mapping[str, str], name: str) -> int:
+    raw = env.get(name, "").strip() or "0"
+    if not raw.isdigit():
+        raise ConfigError(f"{name}: {raw!r} is not a whole number (how many proxies are in front)")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Settings:
     redis_url: str | None = None
@@ -29,6 +36,8 @@ class Settings:
     secret_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
     spool_dir: Path = ROOT / "spool"
     production: bool = False
+    trusted_proxies: int = 0  # reverse proxies in front that set X-Forwarded-For/-Proto
+    claim_idle_ms: int = 30_000  # outbox entries idle this long are taken over by another worker
 
     @property
     def embedded(self) -> bool:
@@ -56,6 +65,7 @@ class Settings:
             "template_dir": Path(env.get("BOT_TEMPLATE_DIR") or ROOT / "templates"),
             "spool_dir": Path(env.get("BOT_SPOOL_DIR") or ROOT / "spool"),
             "production": (env.get("BOT_ENV") or "").lower() == "production",
+            "claim_idle_ms": int(env.get("BOT_CLAIM_IDLE_MS") or 30_000),
         }
         if secret := env.get("BOT_SECRET_KEY"):
             kwargs["secret_key"] = secret

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any, TypeVar
 
 import redis
 
-from bot import keys
+from bot import erase, keys
 from bot.core.engine import Conversation, Patient, TriageFinished
 
 T = TypeVar("T")
@@ -185,12 +186,50 @@ class Store:
     def queue_message_seen(self, pipe: Pipeline, sid: str, replies: list[str]) -> None:
         pipe.set(keys.message_sid(sid), json.dumps(replies), ex=SID_TTL)
 
+    # --- patient ids: scheduler jobs carry these instead of numbers ---
+    def patient_id(self, phone: str) -> str:
+        """The number's stable random id, created on first use (a race keeps the first one)."""
+        if (known := self.redis.hget(keys.PATIENT_IDS, phone)) is not None:
+            return str(known)
+        fresh = secrets.token_hex(6)
+        pipe = self.redis.pipeline()
+        pipe.hsetnx(keys.PATIENT_IDS, phone, fresh)
+        pipe.hsetnx(keys.PATIENT_PHONES, fresh, phone)
+        created, _ = pipe.execute()
+        if created:
+            return fresh
+        self.redis.hdel(keys.PATIENT_PHONES, fresh)  # lost the race: drop our reverse entry
+        return str(self.redis.hget(keys.PATIENT_IDS, phone))
+
+    def find_patient_id(self, phone: str) -> str | None:
+        found = self.redis.hget(keys.PATIENT_IDS, phone)
+        return None if found is None else str(found)
+
+    def phone_of(self, patient_id: str) -> str | None:
+        found = self.redis.hget(keys.PATIENT_PHONES, patient_id)
+        return None if found is None else str(found)
+
+    def _forget_patient_id(self, phone: str) -> list[str]:
+        """The id mapping, reminder jobs and sent marks of a number; returns sent-mark keys."""
+        patient_id = self.find_patient_id(phone)
+        if patient_id is None:
+            return []
+        jobs = (keys.reminder_job(patient_id), keys.reminder_retry_job(patient_id))
+        pipe = self.redis.pipeline()
+        pipe.hdel(keys.PATIENT_IDS, phone)
+        pipe.hdel(keys.PATIENT_PHONES, patient_id)
+        pipe.hdel(keys.APS_JOBS, *jobs)
+        pipe.zrem(keys.APS_RUN_TIMES, *jobs)
+        pipe.execute()
+        return list(self.redis.scan_iter(match=keys.reminder_sent_pattern(patient_id)))
+
     def forget(self, phone: str) -> int:
         """Delete everything stored about a number; returns how many keys went."""
         r = self.redis
+        sent_marks = self._forget_patient_id(phone)
         record_ids = r.smembers(keys.triages_of(phone))
         alert_refs = r.smembers(keys.alerts_of(phone))
-        doomed = [*keys.keys_of(phone)]
+        doomed = [*keys.keys_of(phone), *sent_marks]
         doomed += [keys.triage(i) for i in record_ids]
         doomed += [keys.alert(ref) for ref in alert_refs]
         pipe = r.pipeline()
@@ -200,8 +239,10 @@ class Store:
         if alert_refs:
             pipe.zrem(keys.ALERTS, *alert_refs)
             pipe.srem(keys.ALERTS_OPEN, *alert_refs)
+            timers = [f"{ref}|{stage}" for ref in alert_refs for stage in ("resend", "backup")]
+            pipe.zrem(keys.ALERT_TIMERS, *timers)
         pipe.srem(keys.PATIENTS, phone)
         pipe.srem(keys.OPTED_OUT, phone)
         pipe.hdel(keys.UNREACHABLE, phone)
         deleted = pipe.execute()[0]
-        return int(deleted)
+        return int(deleted) + erase.sweep(r, phone)  # what no index leads to (outbox, caches)

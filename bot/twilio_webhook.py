@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime
 
@@ -52,10 +53,14 @@ def sender_of(raw: str) -> tuple[str, str] | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), channel
 
 
+# Characters XML 1.0 cannot carry even escaped; one in a reply would make Twilio reject the TwiML.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def twiml(replies: list[str]) -> Response:
     response = MessagingResponse()
     for text in replies:
-        response.message(text)
+        response.message(_NOT_XML.sub("", text))
     return Response(str(response), mimetype="application/xml")
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bot import twilio_webhook, web_chat
+from bot import spool, twilio_webhook, web_chat
 from bot.runtime import Runtime, build
 from bot.settings import Settings
 
@@ -24,7 +25,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     def on_status(sid: str, status: str, code: int | None, to: str) -> None:
         rt.service.delivery_status(sid, status, code, to, rt.clock())
 
-    hooks = twilio_webhook.blueprint(rt.service.handle_inbound, on_status, settings, rt.clock)
+    inbox = spooling_handler(rt, settings)
+    app.extensions["bot.spool"] = inbox
+    hooks = twilio_webhook.blueprint(inbox, on_status, settings, rt.clock)
     app.register_blueprint(hooks)
     app.register_blueprint(web_chat.blueprint(rt))
 
@@ -35,6 +38,22 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     @app.get("/readyz")
     def readyz() -> tuple[Response, int]:
         ok = rt.store.ping()
-        return jsonify(status="ready" if ok else "store unreachable", store=ok), 200 if ok else 503
+        depth = inbox.spool.depth()
+        body = jsonify(status="ready" if ok else "store unreachable", store=ok, spool=depth)
+        return body, 200 if ok else 503
 
+    if settings.trusted_proxies:
+        # Behind a TLS proxy: the client's address (per-IP limits) and scheme come from it.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     return app
+
+
+def spooling_handler(rt: Runtime, settings: Settings) -> spool.SpoolingHandler:
+    """Inbound SMS survive a Redis outage on disk; a restart replays what an outage left."""
+    disk = spool.Spool(settings.spool_dir)
+    replayer = spool.Replayer(disk, rt.service.handle_inbound, rt.redis)
+    if disk.pending():
+        replayer.start()
+    return spool.SpoolingHandler(rt.service.handle_inbound, disk, replayer,
+                                 lambda: rt.renderer.reply_named("store_down"))  # fmt: skip

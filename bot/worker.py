@@ -13,6 +13,7 @@ from bot.background import Background
 from bot.errors import BotError
 from bot.privacy import configure_logging
 from bot.runtime import build
+from bot.scheduler import start_leader
 from bot.settings import Settings
 from bot.twilio_sender import TwilioSender, TwilioSettings
 
@@ -65,12 +66,15 @@ def run_worker(settings: Settings) -> int:
         log.warning("%s", warning)
     rate = runtime.config.clinic.send_rate_per_second
     background = Background.for_sender(runtime, twilio_sender(settings), rate=rate)
+    background.consumer.claim_idle_ms = settings.claim_idle_ms
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     threads = background.start(stop)
+    stop_scheduling = start_leader(runtime, stop)
     log.info("worker %s started: sending at most %s msg/s", background.consumer.name, rate)
     stop.wait()
+    stop_scheduling()
     for thread in threads:
         thread.join(timeout=5)
     log.info("worker stopped")

@@ -75,9 +75,12 @@
     var who = document.createElement("span");
     who.className = "sr-only";
     who.textContent = from === "you" ? "You: " : from === "bot" ? "Assistant: " : "";
+    var body = document.createElement("span");
+    body.className = "text";
+    if (from === "bot") fillLinked(body, text);
+    else body.textContent = text;
     li.appendChild(who);
-    if (from === "bot") fillLinked(li, text);
-    else li.appendChild(document.createTextNode(text));
+    li.appendChild(body);
     log.appendChild(li);
     scrollDown();
     return li;

@@ -1,0 +1,212 @@
+"""The web chat: the page, its JSON API (session, CSRF, rate limits, transcript), same service."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, render_template, request, session
+from flask.blueprints import BlueprintSetupState
+from redis.exceptions import RedisError
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from bot import keys
+from bot.core.engine import Inbound
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 1000  # characters per message; the textbox has the same maxlength
+TRANSCRIPT_MAX = 300  # entries kept per chat (a full triage with exercises is ~40)
+TRANSCRIPT_TTL = 24 * 3600  # seconds; matches the conversation expiry
+CSRF_HEADER = "X-CSRF-Token"
+TOO_LONG = f"Messages are limited to {MAX_TEXT} characters. Please send a shorter one."
+EXPIRED = "This chat session has expired. Reload the page to continue."
+_MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Fixed-window message limits, per browser session and per client IP."""
+
+    per_session: int = 20
+    per_ip: int = 60
+    window_seconds: int = 60
+
+
+class Refused(Exception):
+    """A request the API turns down with a JSON error."""
+
+    def __init__(self, status: int, code: str, message: str, retry_after: int = 0) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.retry_after = status, code, message, retry_after
+
+
+def refusal(err: Refused) -> tuple[Response, int]:
+    response = jsonify(error=err.code, message=err.message)
+    if err.retry_after:
+        response.headers["Retry-After"] = str(err.retry_after)
+    return response, err.status
+
+
+def chat_id(create: bool = False) -> str | None:
+    """This browser's conversation id and CSRF token, kept in Flask's signed session cookie."""
+    if create and not ("chat" in session and "csrf" in session):
+        session["chat"] = secrets.token_urlsafe(18)
+        session["csrf"] = secrets.token_urlsafe(32)
+    value = session.get("chat")
+    return value if isinstance(value, str) else None
+
+
+def check_csrf() -> str:
+    """The session's chat id when the request carries its CSRF token; Refused (403) otherwise."""
+    expected, given = session.get("csrf"), request.headers.get(CSRF_HEADER, "")
+    ident = chat_id()
+    if not (ident and isinstance(expected, str) and given):
+        raise Refused(403, "csrf", EXPIRED)
+    if not hmac.compare_digest(expected.encode(), given.encode()):
+        raise Refused(403, "csrf", EXPIRED)
+    return ident
+
+
+def read_message() -> tuple[str, str]:
+    """(text, client message id) from the JSON body; Refused (400/413) when unusable."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Refused(400, "bad_request", 'Send JSON: {"text": ..., "id": ...}.')
+    text, message_id = body.get("text"), body.get("id")
+    if not isinstance(text, str) or not isinstance(message_id, str):
+        raise Refused(400, "bad_request", '"text" and "id" must be strings.')
+    if not _MESSAGE_ID.match(message_id):
+        raise Refused(400, "bad_request", '"id" must be 1-64 letters, digits, "-" or "_".')
+    if len(text) > MAX_TEXT:
+        raise Refused(413, "too_long", TOO_LONG)
+    return text, message_id
+
+
+class RateGate:
+    """Fixed-window counters in Redis: INCR the window's key, refuse above the limit."""
+
+    def __init__(self, client: Any, limits: Limits) -> None:
+        self.redis, self.limits = client, limits
+
+    def check(self, session_id: str, ip: str, now: datetime) -> None:
+        window = self.limits.window_seconds
+        epoch = int(now.timestamp())
+        slot = epoch // window
+        for scope, ident, limit in (
+            ("session", session_id, self.limits.per_session),
+            ("ip", ip, self.limits.per_ip),
+        ):
+            if self._count(keys.web_rate(scope, ident, slot)) > limit:
+                wait = window - epoch % window
+                raise Refused(
+                    429, "rate_limited",
+                    f"You're sending messages too quickly. Please wait {wait} seconds and try again.",
+                    retry_after=wait,
+                )  # fmt: skip
+
+    def _count(self, key: str) -> int:
+        with self.redis.pipeline() as pipe:
+            pipe.incr(key)
+            pipe.expire(key, self.limits.window_seconds * 2)
+            count, _ = pipe.execute()
+        return int(count)
+
+
+class Transcript:
+    """What was said in one web chat, so a reload shows it: a capped Redis list with a TTL."""
+
+    def __init__(self, client: Any) -> None:
+        self.redis = client
+
+    def read(self, patient_id: str) -> list[dict[str, str]]:
+        raw = self.redis.lrange(keys.web_transcript(patient_id), 0, -1)
+        return [json.loads(item) for item in raw]
+
+    def add(self, patient_id: str, said: str, replies: list[str]) -> None:
+        key = keys.web_transcript(patient_id)
+        entries = [{"from": "you", "text": said}] + [{"from": "bot", "text": r} for r in replies]
+        with self.redis.pipeline() as pipe:
+            pipe.rpush(key, *(json.dumps(e) for e in entries))
+            pipe.ltrim(key, -TRANSCRIPT_MAX, -1)
+            pipe.expire(key, TRANSCRIPT_TTL)
+            pipe.execute()
+
+
+def too_large(_: RequestEntityTooLarge) -> tuple[Response, int]:
+    return refusal(Refused(413, "too_long", TOO_LONG))
+
+
+def store_down(phone_display: str) -> tuple[Response, int]:
+    log.error("web chat: the store is unreachable")
+    message = (
+        f"The chat is briefly unavailable. Please try again in a minute, or call {phone_display}."
+    )
+    return refusal(Refused(503, "unavailable", message, retry_after=30))
+
+
+def configure_cookie(state: BlueprintSetupState, production: bool) -> None:
+    state.app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=production,
+    )
+
+
+def secure_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.path.startswith("/chat/api/"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def blueprint(rt: Runtime, *, limits: Limits | None = None) -> Blueprint:
+    """GET /chat, GET /chat/api/history, POST /chat/api/message, static files under /chat/static."""
+    bp = Blueprint("web_chat", __name__, static_folder="static", static_url_path="/chat/static")
+    bp.record_once(lambda state: configure_cookie(state, rt.settings.production))
+    bp.after_request(secure_headers)
+    bp.register_error_handler(Refused, refusal)
+    bp.register_error_handler(RequestEntityTooLarge, too_large)
+    bp.register_error_handler(RedisError, lambda _: store_down(rt.config.clinic.phone_display))
+    gate, transcript = RateGate(rt.redis, limits or Limits()), Transcript(rt.redis)
+
+    @bp.get("/chat")
+    def page() -> str:
+        clinic = rt.config.clinic
+        return render_template("chat.html", clinic=clinic, max_text=MAX_TEXT)
+
+    @bp.get("/chat/api/history")
+    def history() -> Response:
+        ident = chat_id(create=True)
+        messages = transcript.read(f"web:{ident}")
+        return jsonify(messages=messages, csrf=session["csrf"], max_length=MAX_TEXT)
+
+    @bp.post("/chat/api/message")
+    def message() -> Response:
+        ident = check_csrf()
+        gate.check(ident, request.remote_addr or "unknown", rt.clock())
+        text, message_id = read_message()
+        patient_id = f"web:{ident}"
+        sid = f"web:{ident}:{message_id}"
+        handled = rt.service.handle_inbound(patient_id, Inbound(text, "web"), rt.clock(), sid)
+        if not handled.duplicate:
+            transcript.add(patient_id, text, handled.replies)
+        log.info("web chat message handled: %d replies", len(handled.replies))
+        return jsonify(replies=handled.replies, duplicate=handled.duplicate)
+
+    return bp
