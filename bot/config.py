@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, f
 from bot.core.conditions import Condition, parse_condition
 from bot.core.engine import Keywords, Playbook
 from bot.core.flow import END, KINDS, Branch, Flow, Question
-from bot.core.plan import PlanSettings, plan_replies
+from bot.core.plan import PlanSettings
+from bot.core.plan_replies import plan_replies
 from bot.core.triage import OUTCOMES, Rule, Rules
 from bot.errors import ConfigError
 

@@ -32,7 +32,7 @@ from bot.core.plan import (
     release_hold,
     reminder_due,
 )
-from bot.core.plan import plan_replies as core_plan_replies
+from bot.core.plan_replies import plan_replies as core_plan_replies
 
 LA, NY = "America/Los_Angeles", "America/New_York"
 PHONE_LA, PHONE_NY, PHONE_UK = "+19494091339", "+12125551234", "+442071234567"
