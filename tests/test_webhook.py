@@ -127,8 +127,9 @@ def test_bad_input_never_breaks_or_loses_state(phone: Phone, runtime: Runtime) -
 def test_help_stop_start(phone: Phone, runtime: Runtime) -> None:
     phone.send("hi")
     phone.send("HELP")
-    assert "(949) 409-1339" in phone.last_reply and "STOP" in phone.last_reply
-    assert "rates may apply" in phone.last_reply
+    assert "(949) 409-1339" in phone.replies[0] and "STOP" in phone.replies[0]
+    assert "rates may apply" in phone.replies[0]
+    assert "Y or N" in phone.last_reply  # and the question again, so the person can go on
     phone.send("Stop.")
     assert "unsubscribed" in phone.last_reply
     assert runtime.redis.sismember(keys.OPTED_OUT, phone.number)

@@ -169,6 +169,10 @@ def advance(patient: Patient, inbound: Inbound, book: Playbook, now: datetime) -
         stopped = replace(patient, opted_out=True, conversation=Conversation(), plan=None)
         return Step(stopped, (Reply("opted_out"),), (OptedOut(),))
     if word in kw.help:
+        conv = patient.conversation
+        fresh = conv.last_at is not None and now - conv.last_at <= book.expiry
+        if conv.in_questionnaire and fresh and conv.step in book.flow.questions:
+            return Step(patient, (Reply("help"), _prompt(book.flow.question(conv.step))))
         return Step(patient, (Reply("help"),))
     conv, expired = _current(patient.conversation, book, now)
     patient = replace(patient, conversation=replace(conv, last_at=now, channel=inbound.channel))
