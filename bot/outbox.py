@@ -249,11 +249,21 @@ class OutboxConsumer:
             log.info("outbox: %s to %s was already sent", entry.message_id, mask(entry.to))
             self._mark_sent(entry_id, entry, sid)
         else:
-            self._send(entry_id, entry)
+            self._send(entry_id, entry, takeover=True)
 
-    def _send(self, entry_id: str, entry: Entry) -> None:
+    def _send(self, entry_id: str, entry: Entry, *, takeover: bool = False) -> None:
         self._wait_for_slot()
-        self.redis.set(keys.outbox_sending(entry.message_id), repr(self.clock()), ex=WEEK)
+        # The mark is the lock: while this consumer waited for a send slot, another may have
+        # claimed the entry (it looked idle) and be sending it now. Only the mark's taker sends.
+        # A takeover (after reconciling a dead owner's attempt) replaces a stale mark.
+        mark, stamp = keys.outbox_sending(entry.message_id), repr(self.clock())
+        if not self.redis.set(mark, stamp, ex=WEEK, nx=not takeover):
+            log.info("outbox: %s is being sent by another worker", entry.message_id)
+            return
+        if self.redis.exists(keys.outbox_sent(entry.message_id)):  # ...or was, meanwhile
+            self.redis.delete(mark)
+            self._finish(entry_id)
+            return
         try:
             result = self.sender.send(entry.to, entry.body)
         except TransientSendError:

@@ -420,3 +420,36 @@ def test_an_unreadable_entry_is_set_aside_not_retried_forever(r: Any, fake: Fake
     [(_, dead)] = r.xrange(keys.OUTBOX_DEAD)
     assert dead[b"reason"] == b"unreadable"
     assert unfinished(r) == 0
+
+
+def test_a_consumer_that_lost_its_entry_while_waiting_for_a_slot_does_not_send(
+    redis_server: RedisServer,
+) -> None:
+    """A waits for the shared rate limit; meanwhile B claims the idle entry and sends it."""
+    client = redis_server.client(decode_responses=True)
+    enqueue(client, message_id="m-slow", to="+19495550161", body="hi", kind="notice")
+    sends: list[str] = []
+
+    class Recording:
+        def send(self, to: str, body: str) -> SendResult:
+            sends.append(to)
+            return SendResult(f"SM{len(sends):032d}")
+
+        def find_sent(self, to: str, body: str, since: float) -> str | None:
+            return None
+
+    now = [0.0]
+    b = OutboxConsumer(client, Recording(), consumer_name="b", rate=None, claim_idle_ms=0,
+                       block_ms=0)  # fmt: skip
+
+    def a_waits(seconds: float) -> None:  # while A sleeps for its slot, B claims and sends
+        b.run_once()
+        now[0] += seconds
+
+    limiter = RateLimiter(client, rate=1.0)
+    limiter.acquire("default", 0.0)  # the slot at t=0 is taken: A must wait
+    a = OutboxConsumer(client, Recording(), consumer_name="a", rate=limiter,
+                       clock=lambda: now[0], sleep=a_waits, block_ms=0)  # fmt: skip
+    a.run_once()
+    assert sends == ["+19495550161"]  # B sent it once; A stood down
+    assert client.xpending(keys.OUTBOX, keys.OUTBOX_GROUP)["pending"] == 0
