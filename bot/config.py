@@ -344,4 +344,5 @@ def _plan_settings(clinic: Clinic, plan: ReminderPlan, path: Path) -> PlanSettin
         clinic_zone=clinic.time_zone, quiet_start=start, quiet_end=end, days=plan.days,
         weekdays=tuple(plan.weekdays), check_in_weekday=plan.check_in_weekday,
         time_words=dict(plan.default_time_words),
+        questionnaire_expiry=timedelta(hours=clinic.conversation_expiry_hours),
     )  # fmt: skip

@@ -586,3 +586,17 @@ def test_next_due_is_in_quiet_hours_and_once_per_local_date(
 def test_every_template_exists() -> None:
     missing = [t for t in TEMPLATES if not (TEMPLATE_DIR / f"{t}.j2").is_file()]
     assert missing == []
+
+
+def test_an_abandoned_questionnaire_does_not_hold_reminders_forever() -> None:
+    phone = enrolled()
+    tuesday_7pm = local(LA, 2026, 3, 3, 19)
+    started = replace(
+        phone.patient.conversation, step="age", last_at=tuesday_7pm - timedelta(hours=2)
+    )
+    busy = replace(phone.patient, conversation=started)
+    assert reminder_due(busy, tuesday_7pm, settings=SETTINGS).reason == "busy"
+    stale = replace(started, last_at=tuesday_7pm - timedelta(hours=30))
+    due = reminder_due(replace(busy, conversation=stale), tuesday_7pm, settings=SETTINGS)
+    assert (due.reason, due.kind) != ("busy", None)
+    assert due.kind == "reminder"

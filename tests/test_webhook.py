@@ -220,3 +220,15 @@ def test_health_and_readiness(app: Any) -> None:
     client = app.test_client()
     assert client.get("/healthz").json == {"status": "ok"}
     assert client.get("/readyz").status_code == 200
+
+
+def test_start_after_a_carrier_opt_out_does_not_resume_the_old_plan(
+    phone: Phone, runtime: Runtime
+) -> None:
+    answer_all(phone, answers_with())
+    phone.send("6pm")
+    assert runtime.store.load(phone.number).plan is not None
+    runtime.redis.sadd(keys.OPTED_OUT, phone.number)  # what a 21610 from Twilio does
+    phone.send("START")
+    assert "opted back in" in phone.last_reply
+    assert runtime.store.load(phone.number).plan is None

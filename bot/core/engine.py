@@ -163,7 +163,8 @@ def advance(patient: Patient, inbound: Inbound, book: Playbook, now: datetime) -
     kw = book.keywords
     if patient.opted_out:
         if word in kw.start or word in kw.start_when_opted_out:
-            return Step(replace(patient, opted_out=False), (Reply("opted_in"),))
+            # A plan stopped by an opt-out (STOP here, or the carrier's 21610) does not resume.
+            return Step(replace(patient, opted_out=False, plan=None), (Reply("opted_in"),))
         return Step(patient)
     if word in kw.stop:
         stopped = replace(patient, opted_out=True, conversation=Conversation(), plan=None)
@@ -171,8 +172,9 @@ def advance(patient: Patient, inbound: Inbound, book: Playbook, now: datetime) -
     if word in kw.help:
         conv = patient.conversation
         fresh = conv.last_at is not None and now - conv.last_at <= book.expiry
-        if conv.in_questionnaire and fresh and conv.step in book.flow.questions:
-            return Step(patient, (Reply("help"), _prompt(book.flow.question(conv.step))))
+        asked = book.flow.questions.get(conv.step or "")
+        if conv.in_questionnaire and fresh and asked is not None:
+            return Step(patient, (Reply("help"), _prompt(asked)))
         return Step(patient, (Reply("help"),))
     conv, expired = _current(patient.conversation, book, now)
     patient = replace(patient, conversation=replace(conv, last_at=now, channel=inbound.channel))

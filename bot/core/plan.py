@@ -48,6 +48,7 @@ class PlanSettings:
     ktw_from_day: int = 14  # the first check-in from this day (week 3) repeats knee-to-wall
     max_invalid: int = 3
     early_from: time = time(5)  # a chosen time from here up to quiet_start moves to quiet_start
+    questionnaire_expiry: timedelta = timedelta(hours=24)  # a silent questionnaire stops holding
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,9 @@ def reminder_due(patient: Patient, now: datetime, *, settings: PlanSettings) -> 
     reason = _not_sendable(plan, today, now, settings)
     if reason or kind is None:
         return Due(Step(patient), reason=reason or "not_due")
-    if patient.conversation.in_questionnaire:
+    conv = patient.conversation
+    abandoned = conv.last_at is not None and now - conv.last_at > settings.questionnaire_expiry
+    if conv.in_questionnaire and not abandoned:
         return Due(Step(patient), kind, today, wait=True, reason="busy")
     plan = replace(_close_unanswered(plan), last_sent=today, last_kind=kind)
     plan = replace(plan, awaiting=None, pending_pain=None, invalid=0)
