@@ -20,7 +20,8 @@ from bot.twilio_sender import OPTED_OUT, UNREACHABLE_CODES, Sender, SendResult, 
 
 log = logging.getLogger(__name__)
 
-WEEK = 7 * 24 * 3600
+WEEK = 7 * 24 * 3600  # enqueue dedupe and in-flight marks
+RECORDS = 2 * 24 * 3600  # sent marks and delivery records: status callbacks come within hours
 RECONCILE_SKEW = 30.0  # seconds: our clock vs Twilio's date_created (whole seconds)
 STOP_CODES = frozenset({*UNREACHABLE_CODES, 30005, 30006})
 MAX_BACKOFF = 5.0  # seconds between reconnect attempts at most
@@ -218,23 +219,29 @@ class OutboxConsumer:
             self._poison(entry_id, fields)
             return
         now = self.clock()
-        if self.redis.exists(keys.outbox_sent(entry.message_id)) or self._blocked(entry.to):
+        sent, blocked, started = self._state(entry)
+        if sent or blocked:
             self._finish(entry_id)
         elif entry.not_before is not None and entry.not_before > now:
             self._park(entry_id, entry, entry.not_before)
-        elif (started := self.redis.get(keys.outbox_sending(entry.message_id))) is not None:
+        elif started is not None:
             self._reconcile(entry_id, entry, float(started), reclaimed, now)
         else:
             self._send(entry_id, entry)
 
-    def _blocked(self, to: str) -> bool:
-        number = bare(to)
-        if self.redis.sismember(keys.OPTED_OUT, number):
-            return True
-        code = self.redis.hget(keys.UNREACHABLE, number)
-        if code is not None and int(code) in STOP_CODES:
-            return True
-        return bool(self.is_opted_out and self.is_opted_out(number))
+    def _state(self, entry: Entry) -> tuple[bool, bool, str | None]:
+        """(already sent, recipient blocked, when a send began) in one round trip."""
+        number = bare(entry.to)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.exists(keys.outbox_sent(entry.message_id))
+        pipe.sismember(keys.OPTED_OUT, number)
+        pipe.hget(keys.UNREACHABLE, number)
+        pipe.get(keys.outbox_sending(entry.message_id))
+        sent, opted_out, code, started = pipe.execute()
+        blocked = bool(opted_out) or (code is not None and int(code) in STOP_CODES)
+        if not blocked and self.is_opted_out is not None:
+            blocked = self.is_opted_out(number)
+        return bool(sent), blocked, None if started is None else _s(started)
 
     def _reconcile(self, entry_id: str, entry: Entry, started: float, reclaimed: bool,
                    now: float) -> None:  # fmt: skip
@@ -283,13 +290,13 @@ class OutboxConsumer:
     # --- outcomes: each one transaction, ending with the ack ---
     def _mark_sent(self, entry_id: str, entry: Entry, sid: str) -> None:
         pipe = self._pipeline()
-        pipe.set(keys.outbox_sent(entry.message_id), sid, ex=WEEK)
+        pipe.set(keys.outbox_sent(entry.message_id), sid, ex=RECORDS)
         pipe.delete(keys.outbox_sending(entry.message_id))
         # Kept so a 30003 status callback can re-send this very message once.
         info = {"message_id": entry.message_id, "kind": entry.kind, "to": entry.to,
                 "body": entry.body}  # fmt: skip
         pipe.hset(keys.delivery(sid), mapping=info)
-        pipe.expire(keys.delivery(sid), WEEK)
+        pipe.expire(keys.delivery(sid), RECORDS)
         self._finish(entry_id, pipe)
 
     def _dead(self, entry_id: str, entry: Entry, result: SendResult | None) -> None:
@@ -383,7 +390,7 @@ def record_status(client: redis.Redis, message_sid: str, status: str, error_code
     if rank is None:
         return False
     stamp = repr(time.time() if now is None else now)
-    args = (rank, status, "" if error_code is None else str(error_code), to, stamp, WEEK)
+    args = (rank, status, "" if error_code is None else str(error_code), to, stamp, RECORDS)
     return bool(client.eval(_RECORD_STATUS, 1, keys.delivery(message_sid), *args))
 
 
