@@ -44,7 +44,7 @@ typecheck: install-dev
 	$(BIN)/mypy --strict bot
 
 unit: install-dev system-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 ## make test: everything CI runs
 test: lint typecheck unit

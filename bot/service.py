@@ -61,9 +61,8 @@ class Service:
     def handle_inbound(self, phone: str, inbound: Inbound, now: datetime,
                        message_sid: str | None = None) -> Handled:  # fmt: skip
         """One message in; replies out. A MessageSid seen before gets the same replies again."""
-        if message_sid and (seen := self.store.seen_message(message_sid)) is not None:
-            log.info("duplicate delivery from %s ignored", mask(phone))
-            return Handled(seen, duplicate=True)
+        # A redelivered MessageSid is caught inside the patient's transaction (Store.update), in
+        # the same round trip as the read; staff commands are idempotent (ACK twice: "already").
         if self.is_staff(phone):
             return Handled(self._staff(phone, inbound.text, now))
 
@@ -80,6 +79,7 @@ class Service:
 
         result = self.store.update(phone, change, message_sid=message_sid)
         if isinstance(result, Seen):
+            log.info("duplicate delivery from %s ignored", mask(phone))
             return Handled(result.replies, duplicate=True)
         replies, changed, effects = result
         for hook in self.after_change:

@@ -21,6 +21,12 @@ T = TypeVar("T")
 Redis = Any
 Pipeline = Any
 SID_TTL = timedelta(hours=48)
+# Patient document, opted-out flag and (with a third key) the MessageSid's earlier replies.
+_READ = """
+local seen = false
+if #KEYS > 2 then seen = redis.call('GET', KEYS[3]) end
+return {redis.call('GET', KEYS[1]), redis.call('SISMEMBER', KEYS[2], ARGV[1]), seen}
+"""
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -135,11 +141,13 @@ class Store:
             with self.redis.pipeline() as pipe:
                 try:
                     pipe.watch(key, keys.OPTED_OUT, *([sid_key] if sid_key else []))
-                    if sid_key and (raw := pipe.get(sid_key)) is not None:
-                        return Seen(list(json.loads(raw)))
-                    patient = patient_from_json(
-                        phone, pipe.get(key), bool(pipe.sismember(keys.OPTED_OUT, phone))
-                    )
+                    # One round trip for all three reads: this is the webhook's hot path.
+                    doc, opted, seen = pipe.eval(_READ, 3 if sid_key else 2, key,
+                                                 keys.OPTED_OUT, *([sid_key] if sid_key else []),
+                                                 phone)  # fmt: skip
+                    if seen is not None:
+                        return Seen(list(json.loads(seen)))
+                    patient = patient_from_json(phone, doc, bool(opted))
                     pipe.multi()
                     result = change(patient, pipe)
                     pipe.execute()

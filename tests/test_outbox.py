@@ -423,7 +423,7 @@ def test_an_unreadable_entry_is_set_aside_not_retried_forever(r: Any, fake: Fake
 
 
 def test_a_consumer_that_lost_its_entry_while_waiting_for_a_slot_does_not_send(
-    redis_server: RedisServer,
+    redis_server: RedisServer,  # noqa: F811 - the fixture
 ) -> None:
     """A waits for the shared rate limit; meanwhile B claims the idle entry and sends it."""
     client = redis_server.client(decode_responses=True)

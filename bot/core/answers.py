@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -112,8 +113,13 @@ def words_to_numbers(text: str) -> str:
 _NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?![\d.])")
 
 
+TOO_BIG = 1e18
+
+
 def numbers_in(text: str) -> list[float]:
-    return [float(n) for n in _NUMBER.findall(words_to_numbers(normalize(text)))]
+    # A 400-digit "number" is inf as a float and int(inf) raises: make it merely out of range.
+    found = (float(n) for n in _NUMBER.findall(words_to_numbers(normalize(text))))
+    return [n if math.isfinite(n) else TOO_BIG for n in found]
 
 
 def parse_yes_no(text: str) -> bool:
