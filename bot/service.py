@@ -52,7 +52,7 @@ class Service:
         self.alerts = alerts
         self.staff_numbers = frozenset(staff_numbers)
         self.playbook = config.playbook
-        # Called after a patient's transaction committed (e.g. to (re)schedule reminders).
+        # Called after a transaction that changed a patient's plan or opt-out (reminder jobs).
         self.after_change: list[Callable[[Patient, datetime], None]] = []
 
     def is_staff(self, phone: str) -> bool:
@@ -68,26 +68,29 @@ class Service:
 
         def change(
             patient: Patient, pipe: Pipeline
-        ) -> tuple[list[str], Patient, tuple[Effect, ...]]:
+        ) -> tuple[list[str], Patient | None, tuple[Effect, ...]]:
             step = advance(patient, inbound, self.playbook, now)
             replies = self._texts(step)
             self._queue_effects(pipe, step, now)
             self.store.queue_save(pipe, step.patient)
             if message_sid:
                 self.store.queue_message_seen(pipe, message_sid, replies)
-            return replies, step.patient, step.effects
+            moved = (patient.plan, patient.opted_out) != (step.patient.plan, step.patient.opted_out)
+            return replies, step.patient if moved else None, step.effects
 
         result = self.store.update(phone, change, message_sid=message_sid)
         if isinstance(result, Seen):
             log.info("duplicate delivery from %s ignored", mask(phone))
             return Handled(result.replies, duplicate=True)
         replies, changed, effects = result
-        for hook in self.after_change:
-            hook(changed, now)
+        # Only when the plan or the opt-out moved: most messages need no rescheduling.
+        if changed is not None:
+            for hook in self.after_change:
+                hook(changed, now)
         for effect in effects:
             if isinstance(effect, InvitePlan):
                 self._invite(phone, effect, now)
-        log.info("message from %s handled: %d replies", mask(phone), len(replies))
+        log.debug("message from %s handled: %d replies", mask(phone), len(replies))
         return Handled(replies)
 
     def _texts(self, step: Step) -> list[str]:
