@@ -9,4 +9,4 @@ COPY templates ./templates
 RUN pip install --no-cache-dir . && useradd --create-home bot && mkdir -p /app/spool && chown bot /app/spool
 USER bot
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "bot.wsgi:app"]
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "1", "bot.wsgi:app"]

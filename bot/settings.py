@@ -69,6 +69,12 @@ class Settings:
         }
         if secret := env.get("BOT_SECRET_KEY"):
             kwargs["secret_key"] = secret
+        elif kwargs["production"]:
+            raise ConfigError(
+                "BOT_SECRET_KEY is unset: in production every web process must sign web-chat "
+                "cookies with the same key; set it to the output of "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`"
+            )
         return cls(**kwargs)  # type: ignore[arg-type]
 
     def problems(self) -> list[str]:

@@ -62,8 +62,11 @@ def run_worker(settings: Settings) -> int:
             "bot worker needs REDIS_URL (embedded mode runs everything inside `bot serve`)"
         )
     runtime = build(settings)
-    for warning in redis_warnings(runtime.redis):
-        log.warning("%s", warning)
+    try:
+        for warning in redis_warnings(runtime.redis):
+            log.warning("%s", warning)
+    except redis.ConnectionError:
+        log.warning("Redis is unreachable at start; the worker keeps retrying until it is back")
     rate = runtime.config.clinic.send_rate_per_second
     background = Background.for_sender(runtime, twilio_sender(settings), rate=rate)
     background.consumer.claim_idle_ms = settings.claim_idle_ms

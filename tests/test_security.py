@@ -156,3 +156,13 @@ def test_oversized_requests_are_refused_before_parsing(app: Any, phone: Phone) -
     params = phone.params("x" * 70_000)
     signature = RequestValidator(TOKEN).compute_signature(f"{PUBLIC}/twilio/sms", params)
     assert phone.post(params, signature).status_code == 413
+
+
+def test_production_refuses_to_start_without_a_shared_secret_key() -> None:
+    from bot.errors import ConfigError
+    from bot.settings import Settings
+
+    with pytest.raises(ConfigError, match="BOT_SECRET_KEY"):
+        Settings.from_env({"BOT_ENV": "production", "REDIS_URL": "redis://x"})
+    settings = Settings.from_env({"BOT_ENV": "production", "BOT_SECRET_KEY": "k" * 64})
+    assert settings.secret_key == "k" * 64
