@@ -48,6 +48,8 @@ def sender_of(raw: str) -> tuple[str, str] | None:
     """('+15551234567', 'sms'|'whatsapp') from Twilio's From, or None when unusable."""
     channel = "whatsapp" if raw.startswith("whatsapp:") else "sms"
     number = raw.removeprefix("whatsapp:").strip()
+    if number[:1].isdigit():  # "+1949..." form-encoded by hand without escaping: "+" became " "
+        number = f"+{number}"
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:

@@ -232,3 +232,9 @@ def test_start_after_a_carrier_opt_out_does_not_resume_the_old_plan(
     phone.send("START")
     assert "opted back in" in phone.last_reply
     assert runtime.store.load(phone.number).plan is None
+
+
+def test_a_plus_lost_to_form_encoding_still_reads_as_the_number(app: Any) -> None:
+    by_hand = Phone(app.test_client(), " 19495551234")  # curl -d From=+1949... sends a space
+    by_hand.send("hello")
+    assert "Y or N" in by_hand.last_reply
