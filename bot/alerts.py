@@ -126,9 +126,13 @@ class Alerts:
             outbox.queue(
                 pipe, message_id=f"alert:{ref}:{to}:claimed", to=to, body=notice, kind="alert"
             )
+        if alert["phone"].startswith("web:"):
+            return  # a web visitor without a number: nobody to text
         patient_msg = self.render("patient_callback_coming", {})
-        outbox.queue(pipe, message_id=f"alert:{ref}:patient", to=address(alert["phone"], alert["channel"]),
-                     body=patient_msg, kind="notice")  # fmt: skip
+        to = address(alert["phone"], alert["channel"])
+        outbox.queue(
+            pipe, message_id=f"alert:{ref}:patient", to=to, body=patient_msg, kind="notice"
+        )
 
     def run_timers_tick(self, now: datetime) -> None:
         self.run_timers(now)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, f
 from bot.core.conditions import Condition, parse_condition
 from bot.core.engine import Keywords, Playbook
 from bot.core.flow import END, KINDS, Branch, Flow, Question
-from bot.core.plan import PlanSettings
+from bot.core.plan import PlanSettings, hold_for_red_flag
 from bot.core.plan_replies import plan_replies
 from bot.core.triage import OUTCOMES, Rule, Rules
 from bot.errors import ConfigError
@@ -317,6 +317,7 @@ def load_config(directory: str | Path = "config") -> Config:
         outcome_alerts={k: v.alert for k, v in tmodel.outcomes.items()},
         expiry=timedelta(hours=clinic.conversation_expiry_hours),
         plan_replies=partial(plan_replies, settings=plan_settings),
+        hold_plan=hold_for_red_flag,
         default_region=phonenumbers.region_code_for_number(phonenumbers.parse(clinic.phone))
         or "US",
     )

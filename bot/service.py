@@ -152,7 +152,9 @@ class Service:
 
         def retry_later(request: outbox.RetryRequest) -> None:
             zone = zone_for_number(bare(request.to), clinic.time_zone)
-            when = next_allowed(now + RETRY_30003_AFTER, zone, clinic.quiet_start, clinic.quiet_end)
+            when = now + RETRY_30003_AFTER
+            if request.kind not in ("alert",):  # staff alerts do not wait for the morning
+                when = next_allowed(when, zone, clinic.quiet_start, clinic.quiet_end)
             outbox.enqueue(self.store.redis, message_id=request.message_id, to=request.to,
                            body=request.body, kind=request.kind, not_before=when.timestamp())  # fmt: skip
 

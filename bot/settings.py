@@ -65,6 +65,7 @@ class Settings:
             "template_dir": Path(env.get("BOT_TEMPLATE_DIR") or ROOT / "templates"),
             "spool_dir": Path(env.get("BOT_SPOOL_DIR") or ROOT / "spool"),
             "production": (env.get("BOT_ENV") or "").lower() == "production",
+            "trusted_proxies": _int(env, "BOT_TRUSTED_PROXIES"),
             "claim_idle_ms": int(env.get("BOT_CLAIM_IDLE_MS") or 30_000),
         }
         if secret := env.get("BOT_SECRET_KEY"):

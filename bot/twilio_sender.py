@@ -150,7 +150,7 @@ class TwilioSender:
     def _attempt(self, to: str, body: str) -> SendResult:
         s = self.settings
         sender: dict[str, str] = (
-            {"from_": s.from_number} if s.from_number
+            {"from_": whatsapp_from(s.from_number, to)} if s.from_number
             else {"messaging_service_sid": s.messaging_service_sid or ""}
         )  # fmt: skip
         if s.status_callback:
@@ -194,6 +194,13 @@ def _classify(status: int, code: int | None) -> SendResult:
     if status == 429 or status >= 500:
         raise TransientSendError(f"HTTP {status} (code {code})")
     return SendResult(None, code, permanent=True)
+
+
+def whatsapp_from(from_number: str, to: str) -> str:
+    """WhatsApp messages must come from the whatsapp: form of the sender number."""
+    if to.startswith("whatsapp:") and not from_number.startswith("whatsapp:"):
+        return f"whatsapp:{from_number}"
+    return from_number
 
 
 class ConsoleSender:

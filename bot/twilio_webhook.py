@@ -40,7 +40,9 @@ def signature_ok(settings: Settings) -> bool:
     url, signature = signed_url(settings), request.headers.get("X-Twilio-Signature", "")
     # The exact URL first: one HMAC instead of validate()'s two (with and without a port).
     exact = validator.compute_signature(url, params)
-    return hmac.compare_digest(exact, signature) or bool(validator.validate(url, params, signature))
+    return hmac.compare_digest(exact.encode(), signature.encode()) or bool(
+        validator.validate(url, params, signature)
+    )
 
 
 @functools.lru_cache(maxsize=8192)  # phonenumbers.parse is the priciest step of a request

@@ -21,10 +21,21 @@ def chat(config: Config, *texts: str) -> tuple[Patient, list[Step]]:
     return patient, steps
 
 
-def test_emergency_on_the_web_says_911_then_asks_for_a_number(config: Config) -> None:
+def test_emergency_on_the_web_alerts_at_once_then_asks_for_a_number(config: Config) -> None:
     _, steps = chat(config, "hi", "yes", "1")
     templates = [r.template for r in steps[-1].replies]
     assert templates == ["outcome_emergency", "ask_callback_number"]
+    # Staff hear at once, even if the visitor never types a number.
+    assert [e for e in steps[-1].effects if isinstance(e, Alert)] == [
+        Alert("emergency", "emergency_red_flag")
+    ]
+
+
+def test_a_lead_on_the_web_waits_for_the_number(config: Config) -> None:
+    from tests.conftest import answers_with
+
+    _, steps = chat(config, "hi", *[t for _, t in answers_with(pain_run="8")])
+    assert "ask_callback_number" in [r.template for r in steps[-1].replies]
     assert not [e for e in steps[-1].effects if isinstance(e, Alert)]
 
 

@@ -79,7 +79,7 @@ def normalize(text: str) -> str:
 
 def keyword_of(text: str) -> str | None:
     """The single word of a one-word message (case and punctuation insensitive), else None."""
-    words = re.sub(r"[^\w\s]", " ", clean(text).lower()).split()
+    words = re.sub(r"[^\w\s]", "", clean(text).lower()).split()  # OPT-OUT is OPTOUT
     return words[0] if len(words) == 1 else None
 
 
@@ -122,10 +122,17 @@ def numbers_in(text: str) -> list[float]:
     return [n if math.isfinite(n) else TOO_BIG for n in found]
 
 
+UNSURE = ("not sure", "unsure", "idk", "i dont know", "i don't know", "dont know", "don't know",
+          "no idea", "maybe", "perhaps", "dunno", "never mind", "nevermind", "not certain",
+          "i'm not sure", "im not sure", "possibly", "kind of", "kinda", "sort of")  # fmt: skip
+
+
 def parse_yes_no(text: str) -> bool:
     norm = normalize(text)
     if not norm:
         raise AnswerError("empty")
+    if any(norm == u or norm.startswith(u + " ") for u in UNSURE):
+        raise AnswerError("unsure")  # never read "not sure" as No: a safety screen would pass
     if norm in NO or any(norm.startswith(p) for p in NO_PHRASES):
         return False
     if norm in YES or any(norm.startswith(p) for p in YES_PHRASES):

@@ -11,11 +11,12 @@ import phonenumbers
 
 from bot.core.answers import clean, keyword_of, normalize
 from bot.core.flow import END, Flow, Question
-from bot.core.triage import Outcome, Rules
+from bot.core.triage import EARLY, Outcome, Rules
 from bot.errors import AnswerError
 
 FREE_TEXT_RULE = "emergency_free_text"
 DONE, DECLINED, REMINDER_OFFER = "done", "declined", "reminder_offer"
+ALERT_REPEAT = timedelta(hours=1)  # the same kind of alert again after this is a new alert
 TEMPLATES = (
     "greeting", "reprompt", "help", "opted_out", "opted_in", "media_only", "empty", "expired",
     "restarting", "callback_requested", "too_many_invalid", "after_done", "no_plan",
@@ -38,7 +39,7 @@ class Keywords:
     emergency_phrases: tuple[str, ...]
 
     def emergency_in(self, text: str) -> bool:
-        said = f" {normalize(text).replace(chr(39), '')} "
+        said = f" {normalize(text).replace(chr(39), '').replace('-', ' ')} "
         return any(f" {p} " in said for p in self.emergency_phrases)
 
 
@@ -53,6 +54,9 @@ class Playbook:
     expiry: timedelta = timedelta(hours=24)
     max_invalid: int = 3
     default_region: str = "US"  # how to read a typed national number like (949) 555-0123
+    hold_plan: Callable[[Mapping[str, Any]], Mapping[str, Any]] = (
+        dict  # pauses a plan on a red flag
+    )
     plan_replies: PlanReplies = field(default=lambda p, w, t, n: no_plan(p, w, t, n))
 
 
@@ -165,6 +169,9 @@ def advance(patient: Patient, inbound: Inbound, book: Playbook, now: datetime) -
         if word in kw.start or word in kw.start_when_opted_out:
             # A plan stopped by an opt-out (STOP here, or the carrier's 21610) does not resume.
             return Step(replace(patient, opted_out=False, plan=None), (Reply("opted_in"),))
+        if kw.emergency_in(text):  # nothing goes back to an opted-out number, but staff must know
+            raised = _raise(patient, "emergency", FREE_TEXT_RULE, now)
+            return Step(raised.patient, (), raised.effects)
         return Step(patient)
     if word in kw.stop:
         stopped = replace(patient, opted_out=True, conversation=Conversation(), plan=None)
@@ -184,7 +191,7 @@ def advance(patient: Patient, inbound: Inbound, book: Playbook, now: datetime) -
     if word in kw.restart:
         return _greet(patient, book, now, (*lead, Reply("restarting")))
     if word in kw.human:
-        return _human(patient, "callback_requested", lead)
+        return _human(patient, "callback_requested", lead, now)
     if kw.emergency_in(text):
         outcome = Outcome("emergency", FREE_TEXT_RULE, ("you described a possible emergency",))
         return _finish(Step(patient, lead), outcome, book, now)
@@ -218,21 +225,36 @@ def _greet(patient: Patient, book: Playbook, now: datetime, lead: tuple[Reply, .
     return Step(replace(patient, conversation=conv), replies)
 
 
-def _human(patient: Patient, template: str, lead: tuple[Reply, ...]) -> Step:
-    step = _raise(patient, "callback", "asked_for_human")
+def _human(patient: Patient, template: str, lead: tuple[Reply, ...], now: datetime) -> Step:
+    step = _raise(patient, "callback", "asked_for_human", now)
     return Step(step.patient, (*lead, Reply(template), *step.replies), step.effects)
 
 
-def _raise(patient: Patient, level: str, rule: str) -> Step:
-    """Alert staff once per level per conversation; a web visitor is first asked for a number."""
+def _raise(patient: Patient, level: str, rule: str, now: datetime) -> Step:
+    """Alert staff, once per level within ALERT_REPEAT; a web visitor is asked for a number.
+
+    Emergency and urgent alerts from the web go out at once without a number (staff see it in
+    `bot alerts`); the number, once typed, goes out in a second alert of the same level.
+    """
     conv = patient.conversation
-    if level in conv.alerted:
+    if any(_recent(entry, level, now) for entry in conv.alerted):
         return Step(patient)
-    conv = replace(conv, alerted=(*conv.alerted, level))
+    conv = replace(conv, alerted=(*_fresh(conv.alerted, now), f"{level}@{now.isoformat()}"))
     if not patient.phone.startswith("web:") or conv.callback:
         return Step(replace(patient, conversation=conv), (), (Alert(level, rule, conv.callback),))
+    now_alert = (Alert(level, rule),) if level in ("emergency", "urgent") else ()
     conv = replace(conv, held=(*conv.held, (level, rule)))
-    return Step(replace(patient, conversation=conv), (Reply("ask_callback_number"),))
+    return Step(replace(patient, conversation=conv), (Reply("ask_callback_number"),), now_alert)
+
+
+def _recent(entry: str, level: str, now: datetime) -> bool:
+    name, _, when = entry.partition("@")
+    return name == level and bool(when) and now - datetime.fromisoformat(when) < ALERT_REPEAT
+
+
+def _fresh(alerted: tuple[str, ...], now: datetime) -> tuple[str, ...]:
+    """Only the entries still inside the repeat window are worth keeping."""
+    return tuple(e for e in alerted if _recent(e, e.partition("@")[0], now))
 
 
 def _callback_reply(patient: Patient, text: str, word: str | None, book: Playbook) -> Step | None:
@@ -289,7 +311,7 @@ def _answer(patient: Patient, q: Question, text: str, book: Playbook, now: datet
     try:
         value = q.parse(text[:500])
     except AnswerError as err:
-        return _invalid(patient, q, str(err), book)
+        return _invalid(patient, q, str(err), book, now)
     answers = {**conv.answers, q.id: value}
     patient = replace(patient, conversation=replace(conv, answers=answers, invalid=0))
     if q.stop_if is not None and value == q.stop_if:
@@ -314,7 +336,7 @@ def _prompt(q: Question) -> Reply:
     return Reply(q.prompt, {"question": q.id})
 
 
-def _invalid(patient: Patient, q: Question, reason: str, book: Playbook) -> Step:
+def _invalid(patient: Patient, q: Question, reason: str, book: Playbook, now: datetime) -> Step:
     conv = patient.conversation
     count = conv.invalid + 1
     context = {"kind": q.kind, "reason": reason, "lo": q.lo, "hi": q.hi, "options": q.options}
@@ -322,7 +344,7 @@ def _invalid(patient: Patient, q: Question, reason: str, book: Playbook) -> Step
         moved = replace(patient, conversation=replace(conv, invalid=count))
         return Step(moved, (Reply("reprompt", context),))
     reset = replace(patient, conversation=replace(conv, invalid=0))
-    return _human(reset, "too_many_invalid", ()).then(_prompt(q))
+    return _human(reset, "too_many_invalid", (), now).then(_prompt(q))
 
 
 def _finish(step: Step, outcome: Outcome, book: Playbook, now: datetime) -> Step:
@@ -332,6 +354,8 @@ def _finish(step: Step, outcome: Outcome, book: Playbook, now: datetime) -> Step
         TriageFinished(outcome, dict(conv.answers), conv.channel, conv.started_at or now, now)
     ]
     after = REMINDER_OFFER if outcome.level == "exercises" else DONE
+    if outcome.level in EARLY and patient.plan:
+        patient = replace(patient, plan=book.hold_plan(patient.plan))
     patient = replace(
         patient, conversation=replace(conv, step=after, outcome=outcome.level, invalid=0)
     )
@@ -339,7 +363,7 @@ def _finish(step: Step, outcome: Outcome, book: Playbook, now: datetime) -> Step
     replies = [Reply(f"outcome_{outcome.level}", context)]
     level = book.outcome_alerts.get(outcome.level)
     if level:
-        raised = _raise(patient, level, outcome.rule)
+        raised = _raise(patient, level, outcome.rule, now)
         patient = raised.patient
         replies.extend(raised.replies)
         effects.extend(raised.effects)

@@ -15,6 +15,7 @@ ACTIVE, PAUSED, ENDED = "active", "paused", "ended"
 REMINDER, CHECKIN, END = "reminder", "checkin", "end"
 ASK_TIME, ASK_ZONE = "time", "zone"
 CHECKIN_PAIN, CHECKIN_FLAGS, CHECKIN_KTW = "checkin_pain", "checkin_flags", "checkin_ktw"
+STAYS_OPEN = frozenset({CHECKIN_PAIN, CHECKIN_FLAGS, CHECKIN_KTW})
 COMMANDS = ("done", "skip", "pause", "resume", "time", "zone")
 DECLINE_WORDS = frozenset(("skip", "later", "pass", "not now", "no thanks", "no thank you"))
 FLAG_OPTIONS = range(6)  # the red_flags list plus 5 = numbness; 0 none
@@ -177,7 +178,11 @@ def reminder_due(patient: Patient, now: datetime, *, settings: PlanSettings) -> 
     if conv.in_questionnaire and not abandoned:
         return Due(Step(patient), kind, today, wait=True, reason="busy")
     plan = replace(_close_unanswered(plan), last_sent=today, last_kind=kind)
-    plan = replace(plan, awaiting=None, pending_pain=None, invalid=0)
+    # An unanswered check-in question stays open (a late red-flag answer must still count, one
+    # message a day still holds); a TIME or ZONE question is dropped.
+    pending = plan.awaiting if plan.awaiting in STAYS_OPEN else None
+    plan = replace(plan, awaiting=pending, pending_pain=plan.pending_pain if pending else None,
+                   invalid=0)  # fmt: skip
     if kind == CHECKIN:
         step = save(patient, replace(plan, awaiting=CHECKIN_PAIN), Reply("plan_checkin"))
     elif kind == END:
@@ -194,7 +199,9 @@ def _not_sendable(plan: Plan, today: date, now: datetime, settings: PlanSettings
         return plan.status
     if plan.last_sent is not None and plan.last_sent >= today:
         return "sent"
-    if at is None or times.local_time(now, plan.zone) > settings.quiet_end:
+    # To the minute: a 21:00 reminder fired a few milliseconds late is still a 21:00 reminder.
+    late = times.local_time(now, plan.zone).replace(second=0, microsecond=0) > settings.quiet_end
+    if at is None or late:
         return "quiet"
     return "not_due" if now < at else ""
 
@@ -217,6 +224,11 @@ def summary(plan: Plan) -> dict[str, Any]:
     better = pain_better or (change is not None and change >= MEANINGFUL_KTW_CM)
     return {"done": done, "planned": len(planned), "pain_first": first, "pain_last": last,
             "ktw_change": change, "better": better, "days": plan.days}  # fmt: skip
+
+
+def hold_for_red_flag(plan_json: Mapping[str, Any]) -> dict[str, Any]:
+    """A red flag anywhere pauses the plan until staff release it: no exercise reminders."""
+    return replace(Plan.from_json(plan_json), status=PAUSED, hold="red_flag").to_json()
 
 
 def release_hold(patient: Patient) -> Patient:

@@ -1,0 +1,160 @@
+"""Safety and correctness fixes found in review, each as the scenario that used to go wrong."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from bot import keys
+from bot.config import Config
+from bot.core.answers import keyword_of, parse_yes_no
+from bot.core.engine import Alert, Inbound, Patient, advance
+from bot.core.plan import Plan, reminder_due
+from bot.errors import AnswerError
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.twilio_sender import whatsapp_from
+from tests.conftest import Clock, Phone, answers_with
+
+NOW = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
+
+
+def outbox_to(rt: Runtime, number: str) -> list[str]:
+    return [f["body"] for _, f in rt.redis.xrange(keys.OUTBOX) if f["to"] == number]
+
+
+def test_an_opted_out_number_texting_an_emergency_still_reaches_staff(
+    phone: Phone, runtime: Runtime
+) -> None:
+    phone.send("STOP")
+    phone.send("my chest hurts and I'm short of breath")
+    assert phone.replies == []  # nothing goes back to an opted-out number
+    assert any("EMERGENCY" in body for body in outbox_to(runtime, "+19495550101"))
+
+
+def test_asking_for_a_human_again_later_is_a_new_alert(
+    phone: Phone, runtime: Runtime, clock: Clock
+) -> None:
+    phone.send("hi")
+    phone.send("CALL")
+    phone.send("CALL")  # at once: the same request
+    assert len(outbox_to(runtime, "+19495550101")) == 1
+    clock.advance(hours=3)
+    phone.send("CALL")
+    assert len(outbox_to(runtime, "+19495550101")) == 2
+
+
+def test_an_emergency_while_on_a_plan_pauses_the_exercise_reminders(
+    phone: Phone, runtime: Runtime
+) -> None:
+    for _, text in [("", "hi"), *answers_with()]:
+        phone.send(text)
+    phone.send("6pm")
+    assert runtime.store.load(phone.number).plan["status"] == "active"
+    phone.send("my calf is hot and swollen")
+    plan = runtime.store.load(phone.number).plan
+    assert (plan["status"], plan["hold"]) == ("paused", "red_flag")
+    phone.send("RESUME")
+    assert runtime.store.load(phone.number).plan["status"] == "paused"  # until staff clear it
+
+
+@pytest.mark.parametrize(
+    "text", ["not sure", "I don't know", "no idea", "maybe", "idk", "Not sure tbh"]
+)
+def test_unsure_is_never_read_as_no(text: str) -> None:
+    with pytest.raises(AnswerError, match="unsure"):
+        parse_yes_no(text)
+
+
+def test_unsure_about_an_injury_is_asked_again(phone: Phone) -> None:
+    for text in ("hi", "yes", "0", "40"):
+        phone.send(text)
+    phone.send("not sure")
+    assert "If you're not sure, reply Y" in phone.last_reply
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I have chest-pain", "I cant breath", "call 911", "my calf is hot and swollen", "I fell and I can't walk",
+     "It's hard to breathe"],
+)  # fmt: skip
+def test_more_ways_of_saying_emergency(config: Config, text: str) -> None:
+    patient = advance(Patient("+19495551234"), Inbound("hi"), config.playbook, NOW).patient
+    step = advance(patient, Inbound(text), config.playbook, NOW)
+    assert [e.level for e in step.effects if isinstance(e, Alert)] == ["emergency"]
+
+
+@pytest.mark.parametrize(
+    ("text", "word"), [("OPT-OUT", "optout"), ("un-stop", "unstop"), ("Stop!", "stop")]
+)
+def test_keywords_ignore_punctuation_inside(text: str, word: str) -> None:
+    assert keyword_of(text) == word
+
+
+def test_the_backup_number_can_acknowledge(app: Any, phone: Phone, runtime: Runtime) -> None:
+    for text in ("hi", "yes", "1"):
+        phone.send(text)
+    ref = outbox_to(runtime, "+19495550101")[0].split("alert ")[1][:4]
+    backup = Phone(app.test_client(), "+19495550199")
+    backup.send(f"ACK {ref}")
+    assert "is yours" in backup.last_reply
+
+
+def test_a_9pm_reminder_fired_a_moment_late_still_goes_out(config: Config) -> None:
+    from tests.test_plan import enrolled, local
+
+    phone = enrolled("9pm")
+    late = local("America/Los_Angeles", 2026, 3, 3, 21) + timedelta(milliseconds=200)
+    due = reminder_due(phone.patient, late, settings=config.plan)
+    assert due.kind == "reminder", due.reason
+    assert Plan.from_json(due.step.patient.plan or {}).last_sent is not None
+
+
+def test_a_late_check_in_answer_with_a_red_flag_still_counts(config: Config) -> None:
+    from tests.test_plan import enrolled, local
+
+    phone = enrolled("8am")
+    phone.due(local("America/Los_Angeles", 2026, 3, 8, 8))  # Sunday check-in
+    phone.send("4", local("America/Los_Angeles", 2026, 3, 8, 9))  # pain; red flags asked next
+    phone.due(local("America/Los_Angeles", 2026, 3, 9, 8))  # Monday's reminder goes out
+    phone.send("2", local("America/Los_Angeles", 2026, 3, 9, 9))  # the red-flag answer, late
+    assert [a.level for a in phone.alerts] == ["urgent"]
+
+
+def test_whatsapp_messages_come_from_the_whatsapp_sender() -> None:
+    assert whatsapp_from("+19495550000", "whatsapp:+19495551234") == "whatsapp:+19495550000"
+    assert whatsapp_from("+19495550000", "+19495551234") == "+19495550000"
+
+
+def test_a_non_ascii_signature_is_refused_not_a_crash(phone: Phone) -> None:
+    assert phone.post(phone.params("hi"), "éabc").status_code == 403
+
+
+def test_staff_alert_retries_do_not_wait_for_the_morning(
+    app: Any, runtime: Runtime, clock: Clock
+) -> None:
+    clock.now = datetime(2026, 11, 24, 22, 30, tzinfo=ZoneInfo("America/Los_Angeles")).astimezone(
+        UTC
+    )
+    runtime.redis.hset(keys.delivery("SMx"), mapping={"message_id": "alert:K7Q2:+19495550101:initial",
+                                                      "to": "+19495550101", "body": "x", "kind": "alert"})  # fmt: skip
+    params = {
+        "MessageSid": "SMx",
+        "MessageStatus": "undelivered",
+        "ErrorCode": "30003",
+        "To": "+19495550101",
+    }
+    url = "https://bot.example.com/twilio/status"
+    signature = RequestValidator("test-auth-token-0123456789abcdef").compute_signature(url, params)
+    app.test_client().post("/twilio/status", data=params, headers={"X-Twilio-Signature": signature},
+                           base_url="https://bot.example.com")  # fmt: skip
+    retry = [float(f["not_before"]) for _, f in runtime.redis.xrange(keys.OUTBOX)]
+    assert retry and retry[0] - clock().timestamp() < 3600
+
+
+def test_trusted_proxies_is_read_from_the_environment() -> None:
+    assert Settings.from_env({"BOT_TRUSTED_PROXIES": "1"}).trusted_proxies == 1
