@@ -44,12 +44,15 @@ class Entry:
     kind: str
     not_before: float | None = None
     attempt: int = 0
+    not_after: float | None = None  # a reminder past its local quiet-hours end is dropped
 
     def fields(self) -> dict[str, str]:
-        """The stream fields (`id`, ..., as `bot.outbox_entry` writes them too)."""
+        """The stream fields."""
         fields = {"id": self.message_id, "to": self.to, "body": self.body, "kind": self.kind}
         if self.not_before is not None:
             fields["not_before"] = f"{self.not_before:.3f}"
+        if self.not_after is not None:
+            fields["not_after"] = f"{self.not_after:.3f}"
         if self.attempt:
             fields["attempt"] = str(self.attempt)
         return fields
@@ -60,7 +63,10 @@ class Entry:
         not_before = float(f["not_before"]) if f.get("not_before") else None
         message_id = f.get("id") or f["message_id"]
         attempt = int(f.get("attempt") or 0)
-        return cls(message_id, f["to"], f["body"], f.get("kind", ""), not_before, attempt)
+        not_after = float(f["not_after"]) if f.get("not_after") else None
+        return cls(
+            message_id, f["to"], f["body"], f.get("kind", ""), not_before, attempt, not_after
+        )
 
 
 def _s(value: Any) -> str:
@@ -72,17 +78,17 @@ def _args(entry: Entry) -> list[str]:
 
 
 def enqueue(client: redis.Redis, *, message_id: str, to: str, body: str, kind: str,
-            not_before: float | None = None) -> bool:  # fmt: skip
+            not_before: float | None = None, not_after: float | None = None) -> bool:  # fmt: skip
     """Add a message once per message_id (for 7 days); False if it was already enqueued."""
-    entry = Entry(message_id, to, body, kind, not_before)
+    entry = Entry(message_id, to, body, kind, not_before, not_after=not_after)
     added = client.eval(_ENQUEUE, 2, keys.outbox_enqueued(message_id), keys.OUTBOX, *_args(entry))
     return added is not None
 
 
 def queue(pipe: Any, *, message_id: str, to: str, body: str, kind: str,
-          not_before: float | None = None) -> None:  # fmt: skip
+          not_before: float | None = None, not_after: float | None = None) -> None:  # fmt: skip
     """`enqueue` on an open pipeline or MULTI: the dedupe happens at EXEC (result None = dup)."""
-    entry = Entry(message_id, to, body, kind, not_before)
+    entry = Entry(message_id, to, body, kind, not_before, not_after=not_after)
     pipe.eval(_ENQUEUE, 2, keys.outbox_enqueued(message_id), keys.OUTBOX, *_args(entry))
 
 
@@ -221,6 +227,9 @@ class OutboxConsumer:
         now = self.clock()
         sent, blocked, started = self._state(entry)
         if sent or blocked:
+            self._finish(entry_id)
+        elif entry.not_after is not None and now > entry.not_after:
+            log.info("outbox: %s dropped: its quiet hours began", entry.message_id)
             self._finish(entry_id)
         elif entry.not_before is not None and entry.not_before > now:
             self._park(entry_id, entry, entry.not_before)

@@ -12,6 +12,7 @@ from bot import keys, outbox
 from bot.alerts import address
 from bot.core.engine import Patient, Step
 from bot.core.plan import ACTIVE, Due, Plan, PlanSettings, reminder_due
+from bot.core.times import local_instant
 from bot.privacy import mask
 from bot.render import Renderer
 from bot.store import Pipeline, Store, patient_from_json
@@ -125,9 +126,13 @@ class Reminders:
         self.store.queue_save(pipe, due.step.patient)
         pipe.set(sent, "1", nx=True, ex=SENT_TTL)
         to = address(patient.phone, patient.conversation.channel)
+        # A backlog or retry must never deliver it in quiet hours: past today's end it is dropped.
+        zone = Plan.from_json(patient.plan or {}).zone
+        deadline = local_instant(due.local_date, self.settings.quiet_end, zone).timestamp() + 59
         for index, body in enumerate(self._texts(due.step)):
             message_id = f"reminder:{patient_id}:{day}:{due.kind}:{index}"
-            outbox.queue(pipe, message_id=message_id, to=to, body=body, kind="reminder")
+            outbox.queue(pipe, message_id=message_id, to=to, body=body, kind="reminder",
+                         not_after=deadline)  # fmt: skip
         return due
 
     def _texts(self, step: Step) -> list[str]:

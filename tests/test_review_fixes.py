@@ -158,3 +158,18 @@ def test_staff_alert_retries_do_not_wait_for_the_morning(
 
 def test_trusted_proxies_is_read_from_the_environment() -> None:
     assert Settings.from_env({"BOT_TRUSTED_PROXIES": "1"}).trusted_proxies == 1
+
+
+def test_a_reminder_delayed_past_quiet_hours_is_dropped_not_sent(redis_client: Any) -> None:
+    from bot.background import CapturingSender
+    from bot.outbox import OutboxConsumer, drain, enqueue
+
+    nine_pm = datetime(2026, 11, 24, 21, 0, tzinfo=ZoneInfo("America/Los_Angeles")).timestamp() + 59
+    enqueue(redis_client, message_id="r1", to="+19495551234", body="Time for your exercises",
+            kind="reminder", not_after=nine_pm)  # fmt: skip
+    enqueue(redis_client, message_id="a1", to="+19495550101", body="URGENT alert", kind="alert")
+    sender = CapturingSender()
+    consumer = OutboxConsumer(redis_client, sender, consumer_name="late", rate=None, block_ms=0,
+                              clock=lambda: nine_pm + 1800)  # a backlog: it is 21:30 now  # fmt: skip
+    drain(consumer)
+    assert [to for to, _ in sender.take()] == ["+19495550101"]  # staff alerts have no deadline
