@@ -57,6 +57,7 @@ class Background:
     def for_sender(cls, rt: Runtime, sender: Sender, *, rate: float | None,
                    block_ms: int = 1000, simulated: bool = False) -> Background:  # fmt: skip
         consumer = OutboxConsumer(rt.redis, sender, consumer_name=consumer_name(), rate=rate,
+                                  clock=lambda: rt.clock().timestamp(),
                                   claim_idle_ms=30_000, block_ms=block_ms)  # fmt: skip
         return cls(rt, consumer, reminder_ticks(rt, simulated=simulated))
 
@@ -99,6 +100,7 @@ class Simulated:
 
     def step(self, now: datetime) -> list[tuple[str, str]]:
         self.background.tick(now)
+        self.background.consumer.clock = now.timestamp  # sends happen at the simulated time
         drain(self.background.consumer)
         return self.capture.take()
 

@@ -182,8 +182,9 @@ def test_a_21610_from_twilio_ends_the_plan(runtime: Runtime, settings: Settings)
         fake.fail_for(PHONE, 400, 21610)
         sender = TwilioSender(TwilioSettings(ACCOUNT_SID, AUTH_TOKEN, from_number="+19495550000",
                                              api_base_url=fake.base_url))  # fmt: skip
-        consumer = OutboxConsumer(runtime.redis, sender, consumer_name="t", rate=None, block_ms=0)
         day1 = datetime(2026, 6, 1, 9, 15, tzinfo=ZoneInfo(LA))
+        consumer = OutboxConsumer(runtime.redis, sender, consumer_name="t", rate=None, block_ms=0,
+                                  clock=day1.timestamp)  # sent that morning  # fmt: skip
         assert book(runtime).run_due(day1, runtime.reminders.fire) == 1
         drain(consumer)
         assert runtime.store.is_opted_out(PHONE)
