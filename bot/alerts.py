@@ -142,21 +142,23 @@ class Alerts:
         fired = 0
         for member in self.redis.zrangebyscore(keys.ALERT_TIMERS, "-inf", now.timestamp()):
             item = _s(member)
-            if not self.redis.zrem(keys.ALERT_TIMERS, item):
-                continue  # another worker took it
             ref, stage = item.split("|")
             alert = self.get(ref)
             if not alert or alert["status"] != "open":
+                self.redis.zrem(keys.ALERT_TIMERS, item)
                 continue
-            self._escalate(alert, stage, now)
+            self._escalate(alert, stage, now, item)
             fired += 1
         return fired
 
-    def _escalate(self, alert: dict[str, str], stage: str, now: datetime) -> None:
+    def _escalate(self, alert: dict[str, str], stage: str, now: datetime, timer: str) -> None:
+        """The timer goes in the same transaction as its messages: a failure loses neither.
+        Two workers racing both write the same things; outbox ids make the sends happen once."""
         ref = alert["ref"]
         body = self.render("staff_alert", {"alert": {**alert, "stage": stage}})
         targets: Sequence[str] = self.recipients(alert["level"])
         pipe = self.redis.pipeline()
+        pipe.zrem(keys.ALERT_TIMERS, timer)
         if stage == "backup" and self.staff.backup:
             targets = (self.staff.backup,)
         elif stage == "resend":
@@ -171,12 +173,14 @@ class Alerts:
 
 
 def staff_command(text: str) -> tuple[str, str | None]:
-    """('ack', REF) | ('open', None) | ('unknown', None) for a staff member's text."""
+    """('ack'|'clear', REF) | ('open', None) | ('unknown', None) for a staff member's text."""
     words = text.strip().upper().replace(",", " ").split()
     if len(words) == 2 and words[0] in ("ACK", "CLAIM", "TAKE"):
         return "ack", words[1]
     if words and words[0] in ("OPEN", "LIST", "ALERTS"):
         return "open", None
+    if len(words) == 2 and words[0] in ("CLEAR", "RELEASE"):
+        return "clear", words[1]
     if len(words) == 1 and len(words[0]) == 4 and all(c in REF_ALPHABET for c in words[0]):
         return "ack", words[0]
     return "unknown", None

@@ -41,7 +41,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "pain_first": 6, "pain_last": 3, "outside_hours": False, "moved": True, "ktw_change": 1.5,
     "done_count": 15, "done": True, "check_in_day": "Sunday", "why": "pain_rising",
     "want_time": True, "status": "done", "starts": "tomorrow", "planned": 18,
-    "pain_rising": True, "better": False, "already": False,
+    "pain_rising": True, "better": False, "already": False, "held": True,
 }  # fmt: skip
 
 

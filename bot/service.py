@@ -24,6 +24,7 @@ from bot.core.engine import (
     TriageFinished,
     advance,
 )
+from bot.core.plan import release_hold
 from bot.core.quiet import next_allowed
 from bot.core.times import zone_for_number
 from bot.outbox import bare
@@ -122,7 +123,27 @@ class Service:
         if command == "open":
             open_alerts = [a for a in (self.alerts.get(r) for r in self.alerts.open_refs()) if a]
             return [self.renderer.render("staff_open", {"alerts": open_alerts})]
+        if command == "clear" and ref:
+            return [self._clear_hold(ref, phone)]
         return [self.renderer.render("staff_help", {})]
+
+    def _clear_hold(self, ref: str, staff_phone: str) -> str:
+        """After talking to the patient, staff let a plan paused by a red flag resume."""
+        alert = self.alerts.get(ref)
+        if alert is None or alert["phone"].startswith("web:"):
+            return self.renderer.render("staff_ack_unknown", {"ref": ref, "alert": {}})
+
+        def change(patient: Patient, pipe: Pipeline) -> bool:
+            held = bool(patient.plan and patient.plan.get("hold"))
+            if held:
+                self.store.queue_save(pipe, release_hold(patient))
+            return held
+
+        held = self.store.update(alert["phone"], change)
+        log.info("hold on %s cleared by %s: %s", mask(alert["phone"]), mask(staff_phone), held)
+        return self.renderer.render(
+            "staff_cleared", {"ref": ref.upper(), "alert": alert, "held": held}
+        )
 
     def _invite(self, web_key: str, invite: InvitePlan, now: datetime) -> None:
         """Text the number a web visitor gave; their SMS reply with a time is the opt-in."""

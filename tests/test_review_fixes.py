@@ -173,3 +173,54 @@ def test_a_reminder_delayed_past_quiet_hours_is_dropped_not_sent(redis_client: A
                               clock=lambda: nine_pm + 1800)  # a backlog: it is 21:30 now  # fmt: skip
     drain(consumer)
     assert [to for to, _ in sender.take()] == ["+19495550101"]  # staff alerts have no deadline
+
+
+def test_staff_clear_lets_a_red_flag_hold_resume(app: Any, phone: Phone, runtime: Runtime) -> None:
+    for text in ("hi", *[t for _, t in answers_with()], "6pm", "my calf is hot and swollen"):
+        phone.send(text)
+    ref = outbox_to(runtime, "+19495550101")[-1].split("alert ")[1][:4]
+    phone.send("RESUME")
+    assert runtime.store.load(phone.number).plan["status"] == "paused"
+    staff = Phone(app.test_client(), "+19495550102")
+    staff.send(f"CLEAR {ref}")
+    assert "can resume" in staff.last_reply
+    phone.send("RESUME")
+    assert runtime.store.load(phone.number).plan["status"] == "active"
+
+
+def test_web_reminder_invites_go_only_to_the_clinics_country_and_carry_no_answers(
+    runtime: Runtime,
+) -> None:
+    service, now, web = runtime.service, runtime.clock(), "web:visitor77"
+    for text in ("hi", *[t for _, t in answers_with()]):
+        service.handle_inbound(web, Inbound(text, "web"), now)
+    replies = service.handle_inbound(web, Inbound("+44 7911 123456", "web"), now).replies
+    assert "US mobile number" in replies[0]
+    assert not runtime.redis.exists(keys.patient("+447911123456"))
+    service.handle_inbound(web, Inbound("(949) 555-0166", "web"), now)
+    assert runtime.store.load("+19495550166").conversation.answers == {}
+
+
+def test_a_failed_escalation_keeps_its_timer(phone: Phone, runtime: Runtime, clock: Clock) -> None:
+    for text in ("hi", "yes", "1"):
+        phone.send(text)
+    clock.advance(minutes=10)
+    real = runtime.alerts.redis.pipeline
+
+    class Broken:
+        def __init__(self) -> None:
+            self.pipe = real()
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.pipe, name)
+
+        def execute(self) -> None:
+            import redis
+
+            raise redis.ConnectionError("Redis went away mid-escalation")
+
+    runtime.alerts.redis.pipeline = Broken  # type: ignore[method-assign]
+    with pytest.raises(Exception, match="mid-escalation"):
+        runtime.alerts.run_timers(clock())
+    runtime.alerts.redis.pipeline = real  # type: ignore[method-assign]
+    assert runtime.alerts.run_timers(clock()) == 1  # the re-send still happens

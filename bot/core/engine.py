@@ -24,6 +24,7 @@ TEMPLATES = (
     "staff_ack_claimed", "staff_ack_already", "staff_ack_unknown", "staff_open", "staff_help",
     "ask_callback_number", "callback_declined", "callback_number_invalid", "callback_number_thanks",
     "reminder_offer_web", "web_reminder_offer_reprompt", "web_reminders_texted", "sms_reminder_invite",
+    "staff_cleared", "store_down",
 )  # fmt: skip
 
 
@@ -284,10 +285,14 @@ def _web_offer(patient: Patient, text: str, word: str | None, book: Playbook) ->
             replace(patient, conversation=replace(conv, step=DONE)), (Reply("plan_declined"),)
         )
     number = callback_number(text, book.default_region)
-    if number is None:
+    if (
+        number is None
+        or phonenumbers.region_code_for_number(phonenumbers.parse(number)) != book.default_region
+    ):  # reminders are texted only to numbers in the clinic's country
         return Step(patient, (Reply("web_reminder_offer_reprompt"),))
     done = replace(conv, step=DONE, callback=conv.callback or number)
-    invite = InvitePlan(number, dict(conv.answers))
+    # No health answers go to that number's record until its owner opts in by text.
+    invite = InvitePlan(number, {})
     return Step(
         replace(patient, conversation=done),
         (Reply("web_reminders_texted", {"number": number}),),
