@@ -79,7 +79,7 @@ def test_web_reminders_are_confirmed_by_sms_from_that_number(runtime: Any) -> No
         replies = service.handle_inbound(web, Inbound(text, "web"), now).replies
     assert "Type your mobile number" in replies[-1]
     assert (
-        "Please type a mobile number"
+        "Please type a US mobile number"
         in service.handle_inbound(web, Inbound("soon", "web"), now).replies[0]
     )
     replies = service.handle_inbound(web, Inbound("949 555 0188", "web"), now).replies
