@@ -140,7 +140,8 @@ class Reminders:
 
     # --- when a worker becomes the scheduler ---
     def catch_up(self, now: datetime) -> int:
-        """Give every active plan without a job one that wakes now; returns how many.
+        """Give every active plan without a job one that wakes now, and put right a job whose
+        schedule no longer matches its plan (a lost TIME/ZONE change); returns how many.
 
         Overdue jobs need nothing here: the scheduler runs each once (coalesce), and the core
         sends a missed message only while it is still that local day and allowed hours.
@@ -152,9 +153,10 @@ class Reminders:
             if plan is None or not textable(phone):
                 continue
             patient_id = self.store.patient_id(phone)
-            if patient_id in have:
-                continue
             wake = wake_of(plan, self.settings)
+            if patient_id in have:
+                added += self.jobs.put(patient_id, wake, now)  # no-op when the schedule matches
+                continue
             added += self.jobs.put(patient_id, wake, now, first=now, only_if_missing=True)
         if added:
             log.warning("reminders: %d active plans had no job; added, waking now", added)

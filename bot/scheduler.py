@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
+CATCH_UP_MINUTES = 10
 
 # A job more than this late is skipped by the scheduler (the next day's wake-up still comes);
 # longer than the 13 h allowed window, so a worker down all morning still sends that day.
@@ -200,8 +201,11 @@ class LeaderScheduler:
     def elected(self) -> None:
         self.scheduler.resume()
         # On the scheduler's threads, not the lock's: a long catch-up must not delay renewal.
-        self.scheduler.add_job(self.catch_up, id="catch-up", jobstore="local",
-                               replace_existing=True)  # fmt: skip
+        # Now, and then every few minutes: a job lost after its plan was saved (a crash between
+        # the two, or a redelivered message that skipped the hook) comes back within minutes.
+        self.scheduler.add_job(self.catch_up, "interval", minutes=CATCH_UP_MINUTES,
+                               next_run_time=self.reminders.clock(), id="catch-up",
+                               jobstore="local", replace_existing=True)  # fmt: skip
 
     def catch_up(self) -> None:
         self.reminders.catch_up(self.reminders.clock())

@@ -229,3 +229,18 @@ def test_the_whole_21_day_plan_in_bot_chat(settings: Settings) -> None:
     assert text.count("weekly check-in") == 3
     assert text.count("plan is complete") == 1
     assert "You did 17 of 18 exercise days" in text  # the check-in Sunday had no DONE day
+
+
+def test_catch_up_puts_right_a_job_whose_time_change_was_lost(runtime: Runtime) -> None:
+    pid = enrol(runtime, start=date(2026, 6, 1))  # job at 09:15
+    moved = Plan(zone=LA, at=time(18, 0), start=date(2026, 6, 1), days=21,
+                 weekdays=WEEKDAYS[:6], check_in_weekday="sun")  # fmt: skip
+    patient = Patient(PHONE, conversation=Conversation(step="done"), plan=moved.to_json())
+    runtime.store.update(PHONE, lambda _p, pipe: runtime.store.queue_save(pipe, patient))
+    # (the process died before the job was rescheduled)
+    now = datetime(2026, 6, 1, 7, tzinfo=ZoneInfo(LA))
+    assert runtime.reminders.catch_up(now) == 1
+    assert runtime.reminders.catch_up(now) == 0  # nothing more to put right
+    sent = run_until(runtime, datetime(2026, 6, 1, 23, tzinfo=ZoneInfo(LA)))
+    assert [local(at, LA).time() for at, _ in sent] == [time(18, 0)]
+    assert pid
