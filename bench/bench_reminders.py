@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot import keys
-from bot.core.engine import Conversation, Patient
+from bot.core.model import Conversation, Patient
 from bot.core.plan import WEEKDAYS, Plan
 from bot.reminders import Wake
 from bot.runtime import Runtime, build

@@ -35,10 +35,6 @@ def address(phone: str, channel: str) -> str:
     return f"whatsapp:{phone}" if channel == "whatsapp" else phone
 
 
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 class Alerts:
     """Creates alerts inside a patient's transaction and runs the staff side of them."""
 
@@ -79,13 +75,13 @@ class Alerts:
 
     def get(self, ref: str) -> dict[str, str] | None:
         raw = self.redis.hgetall(keys.alert(ref.upper()))
-        return {_s(k): _s(v) for k, v in raw.items()} if raw else None
+        return {keys.text(k): keys.text(v) for k, v in raw.items()} if raw else None
 
     def open_refs(self) -> list[str]:
-        return sorted(_s(r) for r in self.redis.smembers(keys.ALERTS_OPEN))
+        return sorted(keys.text(r) for r in self.redis.smembers(keys.ALERTS_OPEN))
 
     def listing(self, limit: int = 100) -> list[dict[str, str]]:
-        refs = [_s(r) for r in self.redis.zrevrange(keys.ALERTS, 0, limit - 1)]
+        refs = [keys.text(r) for r in self.redis.zrevrange(keys.ALERTS, 0, limit - 1)]
         return [a for a in (self.get(r) for r in refs) if a]
 
     def ack(self, ref: str, staff_phone: str, now: datetime) -> tuple[str, dict[str, str] | None]:
@@ -99,7 +95,7 @@ class Alerts:
                     raw = pipe.hgetall(key)
                     if not raw:
                         return "unknown", None
-                    alert = {_s(k): _s(v) for k, v in raw.items()}
+                    alert = {keys.text(k): keys.text(v) for k, v in raw.items()}
                     if alert["status"] == "claimed":
                         return "already", alert
                     claim = {
@@ -141,7 +137,7 @@ class Alerts:
         """Re-send unclaimed emergency/urgent alerts, then go to the backup number."""
         fired = 0
         for member in self.redis.zrangebyscore(keys.ALERT_TIMERS, "-inf", now.timestamp()):
-            item = _s(member)
+            item = keys.text(member)
             ref, stage = item.split("|")
             alert = self.get(ref)
             if not alert or alert["status"] != "open":

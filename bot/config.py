@@ -15,8 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
 
 from bot.core.conditions import Condition, parse_condition
-from bot.core.engine import Keywords, Playbook
 from bot.core.flow import END, KINDS, Branch, Flow, Question
+from bot.core.model import Keywords, Playbook
 from bot.core.plan import PlanSettings, hold_for_red_flag
 from bot.core.plan_replies import plan_replies
 from bot.core.triage import OUTCOMES, Rule, Rules

@@ -5,6 +5,11 @@ from __future__ import annotations
 PREFIX = "bot:"
 
 
+def text(value: object) -> str:
+    """A Redis reply as text, whether the client decodes responses or not."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 # Per-number state (one JSON document: conversation, plan) and its optimistic-lock target.
 def patient(phone: str) -> str:
     return f"{PREFIX}patient:{phone}"

@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import redis
@@ -59,7 +58,7 @@ class Entry:
 
     @classmethod
     def from_fields(cls, fields: Fields) -> Entry:
-        f = {_s(k): _s(v) for k, v in fields.items()}
+        f = {keys.text(k): keys.text(v) for k, v in fields.items()}
         not_before = float(f["not_before"]) if f.get("not_before") else None
         message_id = f.get("id") or f["message_id"]
         attempt = int(f.get("attempt") or 0)
@@ -67,10 +66,6 @@ class Entry:
         return cls(
             message_id, f["to"], f["body"], f.get("kind", ""), not_before, attempt, not_after
         )
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _args(entry: Entry) -> list[str]:
@@ -165,7 +160,7 @@ class OutboxConsumer:
             self._group_ready = False  # the stream vanished (e.g. a fresh Redis): recreate
             return 0
         for entry_id, fields, reclaimed in entries:
-            self._handle(_s(entry_id), fields, reclaimed)
+            self._handle(keys.text(entry_id), fields, reclaimed)
         return len(entries)
 
     def _ensure_group(self) -> None:
@@ -194,7 +189,7 @@ class OutboxConsumer:
             self._claim_cursor,
             count=self.batch,
         )
-        self._claim_cursor = _s(answer[0])
+        self._claim_cursor = keys.text(answer[0])
         return list(answer[1])
 
     def _promote_due(self) -> None:
@@ -250,7 +245,7 @@ class OutboxConsumer:
         blocked = bool(opted_out) or (code is not None and int(code) in STOP_CODES)
         if not blocked and self.is_opted_out is not None:
             blocked = self.is_opted_out(number)
-        return bool(sent), blocked, None if started is None else _s(started)
+        return bool(sent), blocked, None if started is None else keys.text(started)
 
     def _reconcile(self, entry_id: str, entry: Entry, started: float, reclaimed: bool,
                    now: float) -> None:  # fmt: skip
@@ -328,7 +323,7 @@ class OutboxConsumer:
         """An entry that cannot be read would fail forever: set it aside instead."""
         log.error("outbox: unreadable entry %s set aside", entry_id)
         pipe = self._pipeline()
-        raw = {_s(k): _s(v) for k, v in fields.items()}
+        raw = {keys.text(k): keys.text(v) for k, v in fields.items()}
         pipe.xadd(
             keys.OUTBOX_DEAD, {**raw, "reason": "unreadable"}, maxlen=10_000, approximate=True
         )
@@ -358,86 +353,6 @@ class OutboxConsumer:
         pipe.xack(keys.OUTBOX, keys.OUTBOX_GROUP, entry_id)
         pipe.xdel(keys.OUTBOX, entry_id)
         pipe.execute()
-
-
-# --- delivery status callbacks ---
-STATUS_RANK = {"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3,
-               "delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4, "read": 5}  # fmt: skip
-
-# Only ever moves forward: a late "sent" never overwrites "delivered"; duplicates do nothing.
-_RECORD_STATUS = """
-local current = tonumber(redis.call('HGET', KEYS[1], 'rank') or '-1')
-if tonumber(ARGV[1]) <= current then return 0 end
-redis.call('HSET', KEYS[1], 'rank', ARGV[1], 'status', ARGV[2], 'error_code', ARGV[3],
-           'to', ARGV[4], 'updated', ARGV[5])
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-return 1
-"""
-
-
-class StatusAction(StrEnum):
-    NOTHING = "nothing"
-    RETRY_LATER = "retry_later"  # 30003: handset off or unreachable for now: once, later
-    MARK_UNREACHABLE = "mark_unreachable"  # 30005 unknown number, 30006 landline
-    GIVE_UP = "give_up"  # 30007 (carrier filtering) and every other failure: never re-sent
-
-
-@dataclass(frozen=True)
-class RetryRequest:
-    """What to enqueue again (its message_id already marks it as the one retry)."""
-
-    message_id: str
-    to: str
-    body: str
-    kind: str
-
-
-def record_status(client: redis.Redis, message_sid: str, status: str, error_code: int | None,
-                  to: str, *, now: float | None = None) -> bool:  # fmt: skip
-    """Store a status if it moves the message forward; True if it did."""
-    rank = STATUS_RANK.get(status)
-    if rank is None:
-        return False
-    stamp = repr(time.time() if now is None else now)
-    args = (rank, status, "" if error_code is None else str(error_code), to, stamp, RECORDS)
-    return bool(client.eval(_RECORD_STATUS, 1, keys.delivery(message_sid), *args))
-
-
-def status_policy(status: str, error_code: int | None) -> StatusAction:
-    if status not in {"undelivered", "failed"}:
-        return StatusAction.NOTHING
-    if error_code == 30003:
-        return StatusAction.RETRY_LATER
-    if error_code in {30005, 30006}:
-        return StatusAction.MARK_UNREACHABLE
-    return StatusAction.GIVE_UP
-
-
-def apply_status(client: redis.Redis, *, message_sid: str, status: str, error_code: int | None,
-                 to: str, retry_later: Callable[[RetryRequest], None] | None = None,
-                 now: float | None = None) -> StatusAction:  # fmt: skip
-    """Record a status callback and act on it once; what the webhook route calls."""
-    if not record_status(client, message_sid, status, error_code, to, now=now):
-        return StatusAction.NOTHING  # stale or repeated: acted on already
-    action = status_policy(status, error_code)
-    if action is StatusAction.MARK_UNREACHABLE:
-        client.hset(keys.UNREACHABLE, bare(to), str(error_code))
-    elif action is StatusAction.RETRY_LATER:
-        request = _retry_request(client, message_sid, to)
-        if request is None:
-            return StatusAction.GIVE_UP
-        if retry_later is not None:
-            retry_later(request)
-    return action
-
-
-def _retry_request(client: redis.Redis, message_sid: str, to: str) -> RetryRequest | None:
-    info = {_s(k): _s(v) for k, v in client.hgetall(keys.delivery(message_sid)).items()}
-    message_id = info.get("message_id")
-    if not message_id or message_id.endswith(":retry") or "body" not in info:
-        return None  # not ours, or already the one retry
-    return RetryRequest(f"{message_id}:retry", info.get("to") or to, info["body"],
-                        info.get("kind", ""))  # fmt: skip
 
 
 def drain(consumer: OutboxConsumer, rounds: int = 100) -> int:

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from bot import keys, outbox
 from bot.alerts import address
-from bot.core.engine import Patient, Step
+from bot.core.model import Patient, Step
 from bot.core.plan import ACTIVE, Due, Plan, PlanSettings, reminder_due
 from bot.core.times import local_instant
 from bot.privacy import mask

@@ -10,7 +10,7 @@ from typing import Any
 import jinja2
 
 from bot.config import Config
-from bot.core.engine import Reply
+from bot.core.model import Reply
 from bot.errors import ConfigError
 
 GSM7_BASIC = (

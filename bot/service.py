@@ -8,10 +8,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import outbox
+from bot import delivery, outbox
 from bot.alerts import Alerts, staff_command
 from bot.config import Config
-from bot.core.engine import (
+from bot.core.engine import advance
+from bot.core.model import (
     REMINDER_OFFER,
     Alert,
     Conversation,
@@ -22,7 +23,6 @@ from bot.core.engine import (
     Patient,
     Step,
     TriageFinished,
-    advance,
 )
 from bot.core.plan import release_hold
 from bot.core.quiet import next_allowed
@@ -171,7 +171,7 @@ class Service:
         """A Twilio status callback: forward-only; 30003 is retried once within allowed hours."""
         clinic = self.config.clinic
 
-        def retry_later(request: outbox.RetryRequest) -> None:
+        def retry_later(request: delivery.RetryRequest) -> None:
             zone = zone_for_number(bare(request.to), clinic.time_zone)
             when = now + RETRY_30003_AFTER
             if request.kind not in ("alert",):  # staff alerts do not wait for the morning
@@ -179,10 +179,10 @@ class Service:
             outbox.enqueue(self.store.redis, message_id=request.message_id, to=request.to,
                            body=request.body, kind=request.kind, not_before=when.timestamp())  # fmt: skip
 
-        action = outbox.apply_status(self.store.redis, message_sid=sid, status=status,
+        action = delivery.apply_status(self.store.redis, message_sid=sid, status=status,
                                      error_code=code, to=to, retry_later=retry_later,
                                      now=now.timestamp())  # fmt: skip
-        if action is not outbox.StatusAction.NOTHING:
+        if action is not delivery.StatusAction.NOTHING:
             log.info("delivery %s to %s (code %s): %s", status, mask(to), code, action.value)
         return str(action.value)
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from bot.core.engine import Inbound
+from bot.core.model import Inbound
 from bot.privacy import mask
 from bot.runtime import Runtime, build
 from bot.settings import Settings

@@ -20,7 +20,7 @@ import redis
 
 from bot import outbox
 from bot.alerts import address
-from bot.core.engine import Inbound
+from bot.core.model import Inbound
 from bot.privacy import mask
 from bot.service import Handled
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import redis
 
 from bot import erase, keys
-from bot.core.engine import Conversation, Patient, TriageFinished
+from bot.core.model import Conversation, Patient, TriageFinished
 
 T = TypeVar("T")
 # redis.Redis or fakeredis.FakeRedis with decode_responses=True; redis-py's stubs can't say that

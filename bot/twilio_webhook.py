@@ -14,7 +14,7 @@ from flask import Blueprint, Response, abort, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.core.engine import Inbound
+from bot.core.model import Inbound
 from bot.privacy import mask
 from bot.service import Handled
 from bot.settings import Settings

@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot import keys
-from bot.core.engine import Inbound
+from bot.core.model import Inbound
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.core.engine import Inbound
+from bot.core.model import Inbound
 from bot.runtime import Runtime, build
 from bot.settings import Settings
 from tests.conftest import EXERCISES_PATH

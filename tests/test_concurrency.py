@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.core.engine import Inbound
+from bot.core.model import Inbound
 from bot.runtime import Runtime, build
 from bot.settings import Settings
 from tests.redis_server import RedisServer

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import Config
-from bot.core.engine import Alert, Inbound, Patient, Step, advance
+from bot.core.engine import advance
+from bot.core.model import Alert, Inbound, Patient, Step
 
 NOW = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
 

@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 
 from bot import keys
 from bot.config import load_config
-from bot.core.engine import DECLINED, DONE, REMINDER_OFFER
+from bot.core.model import DECLINED, DONE, REMINDER_OFFER
 from bot.runtime import Runtime, build
 from bot.settings import ROOT, Settings
 from bot.store import patient_from_json

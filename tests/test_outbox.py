@@ -15,17 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot import keys
-from bot.outbox import (
-    OutboxConsumer,
-    RetryRequest,
-    StatusAction,
-    apply_status,
-    drain,
-    enqueue,
-    queue,
-    record_status,
-    status_policy,
-)
+from bot.delivery import RetryRequest, StatusAction, apply_status, record_status, status_policy
+from bot.outbox import OutboxConsumer, drain, enqueue, queue
 from bot.ratelimit import RateLimiter
 from bot.twilio_sender import RetryPolicy, SendResult, TwilioSender, TwilioSettings
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.core.answers import keyword_of
-from bot.core.engine import DONE, REMINDER_OFFER, Alert, Conversation, Patient, Reply, Step
+from bot.core.model import DONE, REMINDER_OFFER, Alert, Conversation, Patient, Reply, Step
 from bot.core.plan import (
     ACTIVE,
     CHECKIN,

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.config import Config, load_config
-from bot.core.engine import Inbound, Patient, TriageFinished, advance
+from bot.core.engine import advance
+from bot.core.model import Inbound, Patient, TriageFinished
 from bot.settings import ROOT
 
 CONFIG: Config = load_config(ROOT / "config")

@@ -17,7 +17,7 @@ import fakeredis
 import pytest
 
 from bot import keys
-from bot.core.engine import Inbound
+from bot.core.model import Inbound
 from bot.runtime import Runtime, build
 from bot.settings import Settings
 from bot.spool import Replayer, Spool, Spooled

@@ -13,7 +13,7 @@ import pytest
 
 from bot import keys
 from bot.background import Background
-from bot.core.engine import Conversation, Inbound, Patient
+from bot.core.model import Conversation, Inbound, Patient
 from bot.core.plan import WEEKDAYS, Plan
 from bot.outbox import OutboxConsumer, drain
 from bot.runtime import Runtime

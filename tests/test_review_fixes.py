@@ -12,7 +12,8 @@ from twilio.request_validator import RequestValidator
 from bot import keys
 from bot.config import Config
 from bot.core.answers import keyword_of, parse_yes_no
-from bot.core.engine import Alert, Inbound, Patient, advance
+from bot.core.engine import advance
+from bot.core.model import Alert, Inbound, Patient
 from bot.core.plan import Plan, reminder_due
 from bot.errors import AnswerError
 from bot.runtime import Runtime

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import keys
-from bot.core.engine import Conversation, Patient
+from bot.core.model import Conversation, Patient
 from bot.core.plan import WEEKDAYS, Plan
 from bot.leader import LeaderLock
 from bot.reminders import Wake

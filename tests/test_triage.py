@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from bot.config import Config
-from bot.core.engine import Inbound, Patient, advance
+from bot.core.engine import advance
+from bot.core.model import Inbound, Patient
 from tests.conftest import answers_with
 
 NOW = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)

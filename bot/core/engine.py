@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from typing import Any
-
-import phonenumbers
+from dataclasses import replace
+from datetime import datetime
 
 from bot.core.answers import clean, keyword_of, normalize
-from bot.core.flow import END, Flow, Question
-from bot.core.triage import EARLY, Outcome, Rules
+from bot.core.escalation import callback_reply, raise_alert, web_offer
+from bot.core.flow import END, Question
+from bot.core.model import (
+    DECLINED,
+    DONE,
+    REMINDER_OFFER,
+    Conversation,
+    Effect,
+    Inbound,
+    OptedOut,
+    Patient,
+    Playbook,
+    Reply,
+    Step,
+    TriageFinished,
+)
+from bot.core.triage import EARLY, Outcome
 from bot.errors import AnswerError
 
 FREE_TEXT_RULE = "emergency_free_text"
-DONE, DECLINED, REMINDER_OFFER = "done", "declined", "reminder_offer"
-ALERT_REPEAT = timedelta(hours=1)  # the same kind of alert again after this is a new alert
 TEMPLATES = (
     "greeting", "reprompt", "help", "opted_out", "opted_in", "media_only", "empty", "expired",
     "restarting", "callback_requested", "too_many_invalid", "after_done", "no_plan",
@@ -26,135 +35,6 @@ TEMPLATES = (
     "reminder_offer_web", "web_reminder_offer_reprompt", "web_reminders_texted", "sms_reminder_invite",
     "staff_cleared", "store_down",
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Keywords:
-    stop: frozenset[str]
-    start: frozenset[str]
-    start_when_opted_out: frozenset[str]
-    help: frozenset[str]
-    restart: frozenset[str]
-    human: frozenset[str]
-    plan: frozenset[str]  # DONE, SKIP, PAUSE, RESUME, TIME, ZONE: for the reminder plan
-    emergency_phrases: tuple[str, ...]
-
-    def emergency_in(self, text: str) -> bool:
-        said = f" {normalize(text).replace(chr(39), '').replace('-', ' ')} "
-        return any(f" {p} " in said for p in self.emergency_phrases)
-
-
-@dataclass(frozen=True)
-class Playbook:
-    """Everything the engine needs that the clinic configures."""
-
-    flow: Flow
-    rules: Rules
-    keywords: Keywords
-    outcome_alerts: Mapping[str, str | None]
-    expiry: timedelta = timedelta(hours=24)
-    max_invalid: int = 3
-    default_region: str = "US"  # how to read a typed national number like (949) 555-0123
-    hold_plan: Callable[[Mapping[str, Any]], Mapping[str, Any]] = (
-        dict  # pauses a plan on a red flag
-    )
-    plan_replies: PlanReplies = field(default=lambda p, w, t, n: no_plan(p, w, t, n))
-
-
-@dataclass(frozen=True)
-class Inbound:
-    text: str
-    channel: str = "sms"
-    media_count: int = 0
-
-
-@dataclass(frozen=True)
-class Reply:
-    template: str
-    context: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Alert:
-    """Effect: tell staff. Carries the rule, never symptoms or answers."""
-
-    level: str
-    rule: str
-    callback: str | None = None  # the number to call when it is not the sender's (web chat)
-
-
-@dataclass(frozen=True)
-class TriageFinished:
-    """Effect: one finished triage, for export."""
-
-    outcome: Outcome
-    answers: Mapping[str, Any]
-    channel: str
-    started_at: datetime
-    finished_at: datetime
-
-
-@dataclass(frozen=True)
-class OptedOut:
-    """Effect: cancel everything pending for this number."""
-
-
-@dataclass(frozen=True)
-class InvitePlan:
-    """Effect: a web visitor asked for SMS reminders at this number; the number must opt in."""
-
-    number: str
-    answers: Mapping[str, Any]
-
-
-Effect = Alert | TriageFinished | OptedOut | InvitePlan
-
-
-@dataclass(frozen=True)
-class Conversation:
-    step: str | None = None
-    answers: Mapping[str, Any] = field(default_factory=dict)
-    invalid: int = 0
-    started_at: datetime | None = None
-    last_at: datetime | None = None
-    outcome: str | None = None
-    alerted: tuple[str, ...] = ()
-    channel: str = "sms"
-    callback: str | None = None  # a web visitor's number, once they typed one
-    held: tuple[tuple[str, str], ...] = ()  # (level, rule) alerts waiting for that number
-
-    @property
-    def in_questionnaire(self) -> bool:
-        return self.step not in (None, DONE, DECLINED, REMINDER_OFFER)
-
-
-@dataclass(frozen=True)
-class Patient:
-    phone: str
-    opted_out: bool = False
-    conversation: Conversation = field(default_factory=Conversation)
-    plan: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class Step:
-    patient: Patient
-    replies: tuple[Reply, ...] = ()
-    effects: tuple[Effect, ...] = ()
-
-    def then(self, *replies: Reply, effects: tuple[Effect, ...] = ()) -> Step:
-        return Step(self.patient, (*self.replies, *replies), (*self.effects, *effects))
-
-    def then_before(self, lead: tuple[Reply, ...]) -> Step:
-        return Step(self.patient, (*lead, *self.replies), self.effects)
-
-
-PlanReplies = Callable[[Patient, str | None, str, datetime], Step]
-
-
-def no_plan(patient: Patient, word: str | None, text: str, now: datetime) -> Step:
-    """Until a reminder plan exists, plan words just say there is none."""
-    return Step(patient, (Reply("no_plan"),))
 
 
 def advance(patient: Patient, inbound: Inbound, book: Playbook, now: datetime) -> Step:
@@ -171,7 +51,7 @@ def advance(patient: Patient, inbound: Inbound, book: Playbook, now: datetime) -
             # A plan stopped by an opt-out (STOP here, or the carrier's 21610) does not resume.
             return Step(replace(patient, opted_out=False, plan=None), (Reply("opted_in"),))
         if kw.emergency_in(text):  # nothing goes back to an opted-out number, but staff must know
-            raised = _raise(patient, "emergency", FREE_TEXT_RULE, now)
+            raised = raise_alert(patient, "emergency", FREE_TEXT_RULE, now)
             return Step(raised.patient, (), raised.effects)
         return Step(patient)
     if word in kw.stop:
@@ -187,7 +67,7 @@ def advance(patient: Patient, inbound: Inbound, book: Playbook, now: datetime) -
     conv, expired = _current(patient.conversation, book, now)
     patient = replace(patient, conversation=replace(conv, last_at=now, channel=inbound.channel))
     lead = (Reply("expired"),) if expired else ()
-    if patient.conversation.held and (step := _callback_reply(patient, text, word, book)):
+    if patient.conversation.held and (step := callback_reply(patient, text, word, book)):
         return step.then_before(lead)
     if word in kw.restart:
         return _greet(patient, book, now, (*lead, Reply("restarting")))
@@ -200,7 +80,7 @@ def advance(patient: Patient, inbound: Inbound, book: Playbook, now: datetime) -
     if conv.in_questionnaire:
         return _answer(patient, book.flow.question(conv.step or ""), text, book, now)
     if conv.step == REMINDER_OFFER and patient.phone.startswith("web:"):
-        return _web_offer(patient, text, word, book).then_before(lead)
+        return web_offer(patient, text, word, book).then_before(lead)
     first = (normalize(text).split() or [""])[0]
     plan_word = word in kw.plan or (patient.plan is not None and first in kw.plan)
     if conv.step == REMINDER_OFFER or plan_word or (patient.plan or {}).get("awaiting"):
@@ -227,88 +107,8 @@ def _greet(patient: Patient, book: Playbook, now: datetime, lead: tuple[Reply, .
 
 
 def _human(patient: Patient, template: str, lead: tuple[Reply, ...], now: datetime) -> Step:
-    step = _raise(patient, "callback", "asked_for_human", now)
+    step = raise_alert(patient, "callback", "asked_for_human", now)
     return Step(step.patient, (*lead, Reply(template), *step.replies), step.effects)
-
-
-def _raise(patient: Patient, level: str, rule: str, now: datetime) -> Step:
-    """Alert staff, once per level within ALERT_REPEAT; a web visitor is asked for a number.
-
-    Emergency and urgent alerts from the web go out at once without a number (staff see it in
-    `bot alerts`); the number, once typed, goes out in a second alert of the same level.
-    """
-    conv = patient.conversation
-    if any(_recent(entry, level, now) for entry in conv.alerted):
-        return Step(patient)
-    conv = replace(conv, alerted=(*_fresh(conv.alerted, now), f"{level}@{now.isoformat()}"))
-    if not patient.phone.startswith("web:") or conv.callback:
-        return Step(replace(patient, conversation=conv), (), (Alert(level, rule, conv.callback),))
-    now_alert = (Alert(level, rule),) if level in ("emergency", "urgent") else ()
-    conv = replace(conv, held=(*conv.held, (level, rule)))
-    return Step(replace(patient, conversation=conv), (Reply("ask_callback_number"),), now_alert)
-
-
-def _recent(entry: str, level: str, now: datetime) -> bool:
-    name, _, when = entry.partition("@")
-    return name == level and bool(when) and now - datetime.fromisoformat(when) < ALERT_REPEAT
-
-
-def _fresh(alerted: tuple[str, ...], now: datetime) -> tuple[str, ...]:
-    """Only the entries still inside the repeat window are worth keeping."""
-    return tuple(e for e in alerted if _recent(e, e.partition("@")[0], now))
-
-
-def _callback_reply(patient: Patient, text: str, word: str | None, book: Playbook) -> Step | None:
-    """A web visitor's answer to 'which number can we call?', or None when it is something else."""
-    conv = patient.conversation
-    if word in ("no", "nope", "n"):
-        declined = replace(conv, held=())
-        return Step(replace(patient, conversation=declined), (Reply("callback_declined"),))
-    number = callback_number(text, book.default_region)
-    if number is None:
-        looks_like_number = sum(ch.isdigit() for ch in text) >= 7
-        return Step(patient, (Reply("callback_number_invalid"),)) if looks_like_number else None
-    alerts = tuple(Alert(level, rule, number) for level, rule in conv.held)
-    done = replace(conv, callback=number, held=())
-    return Step(
-        replace(patient, conversation=done),
-        (Reply("callback_number_thanks", {"number": number}),),
-        alerts,
-    )
-
-
-def _web_offer(patient: Patient, text: str, word: str | None, book: Playbook) -> Step:
-    """On the web, reminders go by SMS: ask for the number, then that number opts in by text."""
-    conv = patient.conversation
-    if word in ("no", "nope", "n", "nah"):
-        return Step(
-            replace(patient, conversation=replace(conv, step=DONE)), (Reply("plan_declined"),)
-        )
-    number = callback_number(text, book.default_region)
-    if (
-        number is None
-        or phonenumbers.region_code_for_number(phonenumbers.parse(number)) != book.default_region
-    ):  # reminders are texted only to numbers in the clinic's country
-        return Step(patient, (Reply("web_reminder_offer_reprompt"),))
-    done = replace(conv, step=DONE, callback=conv.callback or number)
-    # No health answers go to that number's record until its owner opts in by text.
-    invite = InvitePlan(number, {})
-    return Step(
-        replace(patient, conversation=done),
-        (Reply("web_reminders_texted", {"number": number}),),
-        (invite,),
-    )
-
-
-def callback_number(text: str, region: str) -> str | None:
-    """A valid phone number typed by a person, in E.164, or None."""
-    try:
-        parsed = phonenumbers.parse(text.strip(), region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _answer(patient: Patient, q: Question, text: str, book: Playbook, now: datetime) -> Step:
@@ -368,7 +168,7 @@ def _finish(step: Step, outcome: Outcome, book: Playbook, now: datetime) -> Step
     replies = [Reply(f"outcome_{outcome.level}", context)]
     level = book.outcome_alerts.get(outcome.level)
     if level:
-        raised = _raise(patient, level, outcome.rule, now)
+        raised = raise_alert(patient, level, outcome.rule, now)
         patient = raised.patient
         replies.extend(raised.replies)
         effects.extend(raised.effects)

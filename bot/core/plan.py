@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from bot.core import answers, times
-from bot.core.engine import Effect, Patient, Reply, Step
+from bot.core.model import Effect, Patient, Reply, Step
 from bot.core.times import WEEKDAYS, local_date
 
 ACTIVE, PAUSED, ENDED = "active", "paused", "ended"

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from bot.core import answers, times
-from bot.core.engine import DONE, REMINDER_OFFER, Alert, Effect, Patient, Reply, Step
+from bot.core.model import DONE, REMINDER_OFFER, Alert, Effect, Patient, Reply, Step
 from bot.core.plan import (
     ACTIVE,
     ASK_TIME,

@@ -1,0 +1,92 @@
+"""Staff alerts from a conversation: once per level per hour; web visitors give a number."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import phonenumbers
+
+from bot.core.model import DONE, Alert, InvitePlan, Patient, Playbook, Reply, Step
+
+ALERT_REPEAT = timedelta(hours=1)  # the same kind of alert again after this is a new alert
+
+
+def raise_alert(patient: Patient, level: str, rule: str, now: datetime) -> Step:
+    """Alert staff, once per level within ALERT_REPEAT; a web visitor is asked for a number.
+
+    Emergency and urgent alerts from the web go out at once without a number (staff see it in
+    `bot alerts`); the number, once typed, goes out in a second alert of the same level.
+    """
+    conv = patient.conversation
+    if any(_recent(entry, level, now) for entry in conv.alerted):
+        return Step(patient)
+    conv = replace(conv, alerted=(*_fresh(conv.alerted, now), f"{level}@{now.isoformat()}"))
+    if not patient.phone.startswith("web:") or conv.callback:
+        return Step(replace(patient, conversation=conv), (), (Alert(level, rule, conv.callback),))
+    now_alert = (Alert(level, rule),) if level in ("emergency", "urgent") else ()
+    conv = replace(conv, held=(*conv.held, (level, rule)))
+    return Step(replace(patient, conversation=conv), (Reply("ask_callback_number"),), now_alert)
+
+
+def _recent(entry: str, level: str, now: datetime) -> bool:
+    name, _, when = entry.partition("@")
+    return name == level and bool(when) and now - datetime.fromisoformat(when) < ALERT_REPEAT
+
+
+def _fresh(alerted: tuple[str, ...], now: datetime) -> tuple[str, ...]:
+    """Only the entries still inside the repeat window are worth keeping."""
+    return tuple(e for e in alerted if _recent(e, e.partition("@")[0], now))
+
+
+def callback_reply(patient: Patient, text: str, word: str | None, book: Playbook) -> Step | None:
+    """A web visitor's answer to 'which number can we call?', or None when it is something else."""
+    conv = patient.conversation
+    if word in ("no", "nope", "n"):
+        declined = replace(conv, held=())
+        return Step(replace(patient, conversation=declined), (Reply("callback_declined"),))
+    number = callback_number(text, book.default_region)
+    if number is None:
+        looks_like_number = sum(ch.isdigit() for ch in text) >= 7
+        return Step(patient, (Reply("callback_number_invalid"),)) if looks_like_number else None
+    alerts = tuple(Alert(level, rule, number) for level, rule in conv.held)
+    done = replace(conv, callback=number, held=())
+    return Step(
+        replace(patient, conversation=done),
+        (Reply("callback_number_thanks", {"number": number}),),
+        alerts,
+    )
+
+
+def web_offer(patient: Patient, text: str, word: str | None, book: Playbook) -> Step:
+    """On the web, reminders go by SMS: ask for the number, then that number opts in by text."""
+    conv = patient.conversation
+    if word in ("no", "nope", "n", "nah"):
+        return Step(
+            replace(patient, conversation=replace(conv, step=DONE)), (Reply("plan_declined"),)
+        )
+    number = callback_number(text, book.default_region)
+    if (
+        number is None
+        or phonenumbers.region_code_for_number(phonenumbers.parse(number)) != book.default_region
+    ):  # reminders are texted only to numbers in the clinic's country
+        return Step(patient, (Reply("web_reminder_offer_reprompt"),))
+    done = replace(conv, step=DONE, callback=conv.callback or number)
+    # No health answers go to that number's record until its owner opts in by text.
+    invite = InvitePlan(number, {})
+    return Step(
+        replace(patient, conversation=done),
+        (Reply("web_reminders_texted", {"number": number}),),
+        (invite,),
+    )
+
+
+def callback_number(text: str, region: str) -> str | None:
+    """A valid phone number typed by a person, in E.164, or None."""
+    try:
+        parsed = phonenumbers.parse(text.strip(), region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
