@@ -188,7 +188,6 @@ class Config:
     playbook: Playbook
     exercises: tuple[Exercise, ...]
     plan: PlanSettings
-    red_flag_questions: tuple[str, ...]
 
 
 def _read(directory: Path, name: str) -> Any:
@@ -321,8 +320,7 @@ def load_config(directory: str | Path = "config") -> Config:
         default_region=phonenumbers.region_code_for_number(phonenumbers.parse(clinic.phone))
         or "US",
     )
-    red = tuple(q.id for q in flow.questions.values() if q.red_flag_options)
-    return Config(root, clinic, playbook, tuple(emodel.exercises), plan_settings, red)
+    return Config(root, clinic, playbook, tuple(emodel.exercises), plan_settings)
 
 
 def _plan_settings(clinic: Clinic, plan: ReminderPlan, path: Path) -> PlanSettings:

@@ -58,10 +58,6 @@ def outbox_enqueued(message_id: str) -> str:
     return f"{PREFIX}outbox:enq:{message_id}"
 
 
-def rate_limit(sender: str, slot: int) -> str:
-    return f"{PREFIX}rate:{sender}:{slot}"
-
-
 def delivery(message_sid: str) -> str:
     """Hash: status, error_code, to, updated (from status callbacks)."""
     return f"{PREFIX}delivery:{message_sid}"
@@ -110,10 +106,6 @@ def reminder_retry_job(patient_id: str) -> str:
     return f"reminder:{patient_id}:retry"
 
 
-def plan_log(phone: str) -> str:
-    return f"{PREFIX}plan:log:{phone}"  # hash local date -> done/skipped/no_reply
-
-
 # Web chat sessions.
 def web_rate(scope: str, ident: str, slot: int) -> str:
     return f"{PREFIX}web:rate:{scope}:{ident}:{slot}"
@@ -126,7 +118,7 @@ def web_transcript(patient_id: str) -> str:
 
 def keys_of(phone: str) -> list[str]:
     """Keys named after one number (forget deletes these plus records found through indexes)."""
-    named = [patient(phone), triages_of(phone), alerts_of(phone), plan_log(phone)]
+    named = [patient(phone), triages_of(phone), alerts_of(phone)]
     return [*named, web_transcript(phone)] if phone.startswith("web:") else named
 
 

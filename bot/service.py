@@ -186,11 +186,5 @@ class Service:
             log.info("delivery %s to %s (code %s): %s", status, mask(to), code, action.value)
         return str(action.value)
 
-    def patient(self, phone: str) -> Patient:
-        return self.store.load(phone)
-
-    def with_channel(self, patient: Patient, channel: str) -> Patient:
-        return replace(patient, conversation=replace(patient.conversation, channel=channel))
-
     def export(self, since: datetime | None = None) -> list[dict[str, Any]]:
         return list(self.store.triages(since))

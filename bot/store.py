@@ -187,10 +187,6 @@ class Store:
                     continue
                 yield json.loads(raw)
 
-    def seen_message(self, sid: str) -> list[str] | None:
-        raw = self.redis.get(keys.message_sid(sid))
-        return None if raw is None else list(json.loads(raw))
-
     def queue_message_seen(self, pipe: Pipeline, sid: str, replies: list[str]) -> None:
         pipe.set(keys.message_sid(sid), json.dumps(replies), ex=SID_TTL)
 

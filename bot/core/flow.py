@@ -28,7 +28,6 @@ class Question:
     lo: int = 0
     hi: int = 0
     red_flag_options: tuple[int, ...] = ()
-    red_flag_values: tuple[Any, ...] = ()
     next: tuple[Branch, ...] = ()
     stop_if: Any = None  # a value that ends the conversation politely (consent = no)
     stop_template: str | None = None
@@ -39,9 +38,7 @@ class Question:
     def is_red_flag(self, value: Any) -> bool:
         if isinstance(value, list):
             return any(v in self.red_flag_options for v in value)
-        return value in self.red_flag_values or (
-            self.kind == "single" and value in self.red_flag_options
-        )
+        return self.kind == "single" and value in self.red_flag_options
 
 
 @dataclass(frozen=True)
