@@ -9,7 +9,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -110,3 +110,13 @@ def redis_server() -> Iterator[RedisServer]:
     """A fresh server per test; import it into a test module (or the lead's conftest) to use."""
     with RedisServer() as server:
         yield server
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> float:
+    """Poll until `predicate()` is true; the seconds it took, or AssertionError on timeout."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if predicate():
+            return time.monotonic() - start
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout} s")

@@ -18,7 +18,7 @@ from bot.settings import Settings
 from bot.web import create_app
 from tests.conftest import Phone
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, wait_for
 
 ON_CALL = ("+19495550101", "+19495550102")
 PATIENT = "+19495557777"
@@ -44,15 +44,6 @@ def stack(
         finally:
             worker.terminate()
             worker.wait(timeout=10)
-
-
-def wait_for(predicate: Any, timeout: float = 10.0) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if predicate():
-            return time.monotonic() - start
-        time.sleep(0.02)
-    raise AssertionError("timed out")
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ from bot.settings import Settings
 from bot.spool import Replayer, Spool, Spooled
 from bot.web import create_app
 from tests.conftest import Clock, Phone
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, wait_for
 
 DURABLE = ("--save", "", "--appendonly", "yes", "--appendfsync", "always")
 
@@ -34,15 +34,6 @@ def outbox_to(rt: Runtime, number: str) -> list[dict[str, str]]:
 
 def step_of(rt: Runtime, number: str) -> str | None:
     return rt.store.load(number).conversation.step
-
-
-def wait_for(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
@@ -27,18 +27,9 @@ from bot.runtime import Runtime, build
 from bot.scheduler import JobBook
 from bot.settings import Settings
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
-from tests.redis_server import RedisServer, redis_server  # noqa: F401  (fixture)
+from tests.redis_server import RedisServer, redis_server, wait_for  # noqa: F401  (fixture)
 
 PERSISTENT = ("--save", "", "--appendonly", "yes", "--appendfsync", "always")
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if predicate():
-            return time.monotonic() - start
-        time.sleep(0.02)
-    raise AssertionError("timed out")
 
 
 def noon_zone(now: datetime) -> str:

@@ -21,7 +21,7 @@ from bot import keys, outbox
 from bot.settings import ROOT
 from bot.worker import redis_warnings
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
-from tests.redis_server import RedisServer, free_port
+from tests.redis_server import RedisServer, free_port, wait_for
 
 BURST = 1000
 DURABLE = ("--save", "", "--appendonly", "yes", "--appendfsync", "always")
@@ -65,15 +65,6 @@ def sent(record: Path) -> list[str]:
     if not record.exists():
         return []
     return [json.loads(line)["body"] for line in record.read_text().splitlines() if line]
-
-
-def wait_for(predicate: Any, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def enqueue_burst(client: Any) -> list[str]:
