@@ -12,7 +12,9 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+import redis
 
+from bot import keys
 from bot.runtime import build
 from bot.settings import Settings
 from bot.web import create_app
@@ -46,18 +48,28 @@ def stack(
             worker.wait(timeout=10)
 
 
+def worker_is_reading(client: Any) -> bool:
+    try:
+        groups = client.xinfo_groups(keys.OUTBOX)
+    except redis.ResponseError:  # no stream yet
+        return False
+    return bool(groups)  # the worker's consumer creates the group as it starts reading
+
+
 @pytest.mark.slow
 def test_emergency_reaches_every_on_call_phone_within_seconds(stack: Any) -> None:
     app, fake, worker, live = stack
     patient = Phone(app.test_client(), PATIENT, token=AUTH_TOKEN)
+    rt = app.extensions["bot"]
+    wait_for(lambda: worker_is_reading(rt.redis), 30)  # measure a running worker, not its boot
     patient.send("hi")
     patient.send("yes")
-    started = time.monotonic()
     patient.send("1")
     assert "911" in patient.last_reply
-    elapsed = wait_for(lambda: all(fake.count_to(n) == 1 for n in ON_CALL))
-    print(f"\ninbound webhook -> both alerts handed to the SDK: {elapsed * 1000:.0f} ms "
-          f"(webhook itself {1000 * (time.monotonic() - started - elapsed):.0f} ms before)")  # fmt: skip
+    first = wait_for(lambda: any(fake.count_to(n) == 1 for n in ON_CALL))
+    elapsed = first + wait_for(lambda: all(fake.count_to(n) == 1 for n in ON_CALL))
+    print(f"\ninbound webhook -> first alert handed to the SDK {first * 1000:.0f} ms, "
+          f"both {elapsed * 1000:.0f} ms (1 msg/s shared rate limit)")  # fmt: skip
     assert elapsed < 5.0
     alert = fake.bodies_to(ON_CALL[0])[0]
     assert "EMERGENCY" in alert and PATIENT in alert and "chest" not in alert.lower()
