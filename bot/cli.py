@@ -99,14 +99,17 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_forget(args: argparse.Namespace) -> int:
     from bot.config import e164
     from bot.runtime import build
+    from bot.spool import Spool
 
     try:
         phone = e164(args.phone)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    deleted = build(_settings(args)).store.forget(phone)
-    print(f"forgot ...{phone[-4:]}: {deleted} keys deleted")
+    settings = _settings(args)
+    deleted = build(settings).store.forget(phone)
+    spooled = Spool(settings.spool_dir).forget(phone)
+    print(f"forgot ...{phone[-4:]}: {deleted} keys and {spooled} spooled messages deleted")
     return 0
 
 

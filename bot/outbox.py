@@ -23,6 +23,7 @@ WEEK = 7 * 24 * 3600  # enqueue dedupe and in-flight marks
 RECORDS = 2 * 24 * 3600  # sent marks and delivery records: status callbacks come within hours
 RECONCILE_SKEW = 30.0  # seconds: our clock vs Twilio's date_created (whole seconds)
 STOP_CODES = frozenset({*UNREACHABLE_CODES, 30005, 30006})
+DEAD_LETTER_DAYS = 30
 MAX_BACKOFF = 5.0  # seconds between reconnect attempts at most
 Fields = Mapping[Any, Any]
 
@@ -314,10 +315,14 @@ class OutboxConsumer:
             pipe.delete(keys.outbox_sending(entry.message_id))
         dead = {**entry.fields(), "error_code": str(code or ""), "reason": reason or "",
                 "at": repr(self.clock())}  # fmt: skip
-        pipe.xadd(keys.OUTBOX_DEAD, dead, maxlen=10_000, approximate=True)
+        pipe.xadd(keys.OUTBOX_DEAD, dead, minid=self._dead_horizon(), approximate=True)
         self._finish(entry_id, pipe)
         if result is not None and self.on_permanent is not None:
             self.on_permanent(entry.to, code)
+
+    def _dead_horizon(self) -> str:
+        """Dead letters hold message bodies: keep them DEAD_LETTER_DAYS for a human, then trim."""
+        return f"{int((self.clock() - DEAD_LETTER_DAYS * 86400) * 1000)}-0"
 
     def _poison(self, entry_id: str, fields: Fields) -> None:
         """An entry that cannot be read would fail forever: set it aside instead."""
@@ -325,7 +330,10 @@ class OutboxConsumer:
         pipe = self._pipeline()
         raw = {keys.text(k): keys.text(v) for k, v in fields.items()}
         pipe.xadd(
-            keys.OUTBOX_DEAD, {**raw, "reason": "unreadable"}, maxlen=10_000, approximate=True
+            keys.OUTBOX_DEAD,
+            {**raw, "reason": "unreadable"},
+            minid=self._dead_horizon(),
+            approximate=True,
         )
         self._finish(entry_id, pipe)
 

@@ -159,7 +159,7 @@ class Service:
                                  last_at=now, outcome="exercises", channel="sms")  # fmt: skip
             self.store.queue_save(pipe, replace(patient, conversation=offer))
             body = self.renderer.render("sms_reminder_invite", {})
-            outbox.queue(pipe, message_id=f"invite:{web_key}:{invite.number}", to=invite.number,
+            outbox.queue(pipe, message_id=f"invite:{web_key}", to=invite.number,
                          body=body, kind="notice")  # fmt: skip
 
         self.store.update(invite.number, change)

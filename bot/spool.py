@@ -100,6 +100,16 @@ class Spool:
     def depth(self) -> int:
         return len(self.pending())
 
+    def forget(self, phone: str) -> int:
+        """Delete every spooled or set-aside message from a number; how many went."""
+        gone = 0
+        for folder in (self.dir, self.failed):
+            for path in sorted(folder.glob("*")) if folder.is_dir() else ():
+                if path.is_file() and phone in path.read_text(encoding="utf-8", errors="replace"):
+                    path.unlink(missing_ok=True)
+                    gone += 1
+        return gone
+
     def read(self, path: Path) -> Spooled:
         return Spooled.from_json(path.read_text(encoding="utf-8"))
 

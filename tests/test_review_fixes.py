@@ -225,3 +225,16 @@ def test_a_failed_escalation_keeps_its_timer(phone: Phone, runtime: Runtime, clo
         runtime.alerts.run_timers(clock())
     runtime.alerts.redis.pipeline = real  # type: ignore[method-assign]
     assert runtime.alerts.run_timers(clock()) == 1  # the re-send still happens
+
+
+def test_forget_also_deletes_spooled_messages_of_that_number(tmp_path: Any) -> None:
+    from bot.spool import Spool, Spooled
+
+    spool = Spool(tmp_path)
+    spool.put(Spooled("+19495551234", Inbound("my knee"), NOW, "SM1"))
+    spool.put(Spooled("+19495559876", Inbound("hello"), NOW, "SM2"))
+    spool.set_aside(spool.put(Spooled("+19495551234", Inbound("again"), NOW, "SM3")))
+    assert spool.forget("+19495551234") == 2
+    left = [spool.read(p).phone for p in spool.pending()]
+    assert left == ["+19495559876"]
+    assert not list((tmp_path / "failed").glob("*"))
