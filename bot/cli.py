@@ -97,7 +97,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    from bot.config import e164
+    from bot.config_schema import e164
     from bot.runtime import build
     from bot.spool import Spool
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.config import e164
+from bot.config_schema import e164
 from bot.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,166 @@
+"""The shape of config/*.yaml as pydantic models: types, ranges, phone numbers, time zones."""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+
+ALERT_LEVELS = ("emergency", "urgent", "priority_call", "callback", "lead")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def e164(value: str) -> str:
+    """A valid E.164 number, or ValueError saying how to write one."""
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException as err:
+        raise ValueError(
+            f"{value!r} is not a phone number in E.164 form like +19495550101"
+        ) from err
+    if not phonenumbers.is_possible_number(parsed):
+        raise ValueError(f"{value!r} is not a possible phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def hhmm(value: str) -> time:
+    if not re.fullmatch(r"\d{2}:\d{2}", value):
+        raise ValueError(f"{value!r} is not a time like 08:00")
+    return time.fromisoformat(value)
+
+
+class QuietHours(Model):
+    start: StrictStr = "08:00"
+    end: StrictStr = "21:00"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _valid(cls, v: str) -> str:
+        hhmm(v)
+        return v
+
+
+class Escalation(Model):
+    resend_after_minutes: int = Field(10, ge=1)
+    backup_after_minutes: int = Field(20, ge=1)
+
+
+class Clinic(Model):
+    name: StrictStr
+    short_name: StrictStr
+    city: StrictStr = ""
+    phone: StrictStr
+    phone_display: StrictStr
+    booking_url: StrictStr
+    time_zone: StrictStr
+    quiet_hours: QuietHours = QuietHours()
+    on_call: list[StrictStr] = Field(min_length=1)
+    backup_number: StrictStr | None = None
+    escalation: Escalation = Escalation()
+    conversation_expiry_hours: int = Field(24, ge=1)
+    retention_days: int = Field(365, ge=1)
+    send_rate_per_second: float = Field(1.0, gt=0)
+    message_frequency: StrictStr = "up to 1 msg/day"
+
+    @field_validator("phone", "backup_number")
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        return None if v is None else e164(v)
+
+    @field_validator("on_call")
+    @classmethod
+    def _numbers(cls, v: list[str]) -> list[str]:
+        return [e164(n) for n in v]
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(f"{v!r} is not an IANA time zone like America/Los_Angeles") from err
+        return v
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    @property
+    def quiet_start(self) -> time:
+        return hhmm(self.quiet_hours.start)
+
+    @property
+    def quiet_end(self) -> time:
+        return hhmm(self.quiet_hours.end)
+
+
+class QuestionModel(Model):
+    id: StrictStr
+    kind: Literal["yes_no", "integer", "single", "multi", "ktw"]
+    prompt: StrictStr
+    options: list[int] = []
+    min: int = 0
+    max: int = 0
+    red_flag_options: list[int] = []
+    next: StrictStr | list[dict[str, Any]] | None = None
+    stop_if: bool | None = None
+    stop_template: StrictStr | None = None
+
+
+class QuestionnaireModel(Model):
+    start: StrictStr
+    questions: list[QuestionModel] = Field(min_length=1)
+
+
+class OutcomeModel(Model):
+    alert: Literal["emergency", "urgent", "priority_call", "callback", "lead"] | None = None
+
+
+class RuleModel(Model):
+    id: StrictStr
+    outcome: Literal["emergency", "urgent", "priority_call", "book_call", "exercises"]
+    when: dict[str, Any]
+
+
+class TriageModel(Model):
+    outcomes: dict[StrictStr, OutcomeModel]
+    rules: list[RuleModel] = Field(min_length=1)
+
+
+class Exercise(Model):
+    id: StrictStr
+    name: StrictStr
+    dose: StrictStr
+    how: StrictStr
+    video_url: StrictStr = ""
+
+
+class ReminderPlan(Model):
+    days: int = Field(21, ge=1, le=120)
+    weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1)
+    check_in_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "sun"
+    default_time_words: dict[StrictStr, StrictStr] = {}
+
+
+class ExercisesModel(Model):
+    reminder_plan: ReminderPlan
+    exercises: list[Exercise] = Field(min_length=1)
+
+
+class KeywordsModel(Model):
+    stop: list[StrictStr]
+    start: list[StrictStr]
+    start_when_opted_out: list[StrictStr] = []
+    help: list[StrictStr]
+    restart: list[StrictStr]
+    human: list[StrictStr]
+    plan: list[StrictStr] = []
+    emergency_phrases: list[StrictStr] = []
