@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import redis
 from bot import keys, outbox
 from bot.store import Redis
 
+log = logging.getLogger(__name__)
 REF_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud over the phone
 ALL_AT_ONCE = frozenset({"emergency", "urgent", "priority_call"})
 RE_ESCALATE = frozenset({"emergency", "urgent"})
@@ -72,6 +74,15 @@ class Alerts:
                 keys.ALERT_TIMERS, {f"{ref}|resend": (now + self.staff.resend_after).timestamp()}
             )
         return ref
+
+    def queue_supersede(self, pipe: Any, phone: str, now: datetime) -> None:
+        """Close the open alerts of a web visitor once an alert with their number replaces them."""
+        for ref in (keys.text(r) for r in self.redis.smembers(keys.alerts_of(phone))):
+            pipe.hset(
+                keys.alert(ref), mapping={"status": "superseded", "claimed_at": now.isoformat()}
+            )
+            pipe.srem(keys.ALERTS_OPEN, ref)
+            pipe.zrem(keys.ALERT_TIMERS, f"{ref}|resend", f"{ref}|backup")
 
     def get(self, ref: str) -> dict[str, str] | None:
         raw = self.redis.hgetall(keys.alert(ref.upper()))
@@ -143,7 +154,11 @@ class Alerts:
             if not alert or alert["status"] != "open":
                 self.redis.zrem(keys.ALERT_TIMERS, item)
                 continue
-            self._escalate(alert, stage, now, item)
+            try:
+                self._escalate(alert, stage, now, item)
+            except Exception:  # one broken alert must not hold up every other escalation
+                log.exception("alert %s: escalation %s failed; will retry", ref, stage)
+                continue
             fired += 1
         return fired
 

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import redis
@@ -33,6 +33,15 @@ if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
   return redis.call('XADD', KEYS[2], '*', (table.unpack or unpack)(ARGV, 2))
 end
 return false
+"""
+
+
+_SWAP_MARK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  return 1
+end
+return 0
 """
 
 
@@ -230,7 +239,7 @@ class OutboxConsumer:
         elif entry.not_before is not None and entry.not_before > now:
             self._park(entry_id, entry, entry.not_before)
         elif started is not None:
-            self._reconcile(entry_id, entry, float(started), reclaimed, now)
+            self._reconcile(entry_id, entry, started, reclaimed, now)
         else:
             self._send(entry_id, entry)
 
@@ -248,9 +257,10 @@ class OutboxConsumer:
             blocked = self.is_opted_out(number)
         return bool(sent), blocked, None if started is None else keys.text(started)
 
-    def _reconcile(self, entry_id: str, entry: Entry, started: float, reclaimed: bool,
+    def _reconcile(self, entry_id: str, entry: Entry, stamp: str, reclaimed: bool,
                    now: float) -> None:  # fmt: skip
         """A send was attempted before: ask Twilio whether it went out before trying again."""
+        started = float(stamp)
         if reclaimed and now - started < self.claim_idle_ms / 1000:
             return  # its owner may still be sending: leave it pending, look again later
         try:
@@ -261,15 +271,20 @@ class OutboxConsumer:
             log.info("outbox: %s to %s was already sent", entry.message_id, mask(entry.to))
             self._mark_sent(entry_id, entry, sid)
         else:
-            self._send(entry_id, entry, takeover=True)
+            self._send(entry_id, entry, stale=stamp)
 
-    def _send(self, entry_id: str, entry: Entry, *, takeover: bool = False) -> None:
+    def _send(self, entry_id: str, entry: Entry, *, stale: str | None = None) -> None:
         self._wait_for_slot()
         # The mark is the lock: while this consumer waited for a send slot, another may have
         # claimed the entry (it looked idle) and be sending it now. Only the mark's taker sends.
-        # A takeover (after reconciling a dead owner's attempt) replaces a stale mark.
+        # A takeover (after reconciling a dead owner's attempt) swaps the stale mark it read,
+        # and only that one: two reclaimers can't both take over.
         mark, stamp = keys.outbox_sending(entry.message_id), repr(self.clock())
-        if not self.redis.set(mark, stamp, ex=WEEK, nx=not takeover):
+        if stale is None:
+            taken = self.redis.set(mark, stamp, ex=WEEK, nx=True)
+        else:
+            taken = self.redis.eval(_SWAP_MARK, 1, mark, stale, stamp, WEEK)
+        if not taken:
             log.info("outbox: %s is being sent by another worker", entry.message_id)
             return
         if self.redis.exists(keys.outbox_sent(entry.message_id)):  # ...or was, meanwhile
@@ -321,8 +336,10 @@ class OutboxConsumer:
             self.on_permanent(entry.to, code)
 
     def _dead_horizon(self) -> str:
-        """Dead letters hold message bodies: keep them DEAD_LETTER_DAYS for a human, then trim."""
-        return f"{int((self.clock() - DEAD_LETTER_DAYS * 86400) * 1000)}-0"
+        """Dead letters hold message bodies: keep them DEAD_LETTER_DAYS for a human, then trim.
+        Stream ids come from the Redis server's clock, so the horizon does too."""
+        seconds, _micros = self.redis.time()
+        return f"{max(0, int(seconds) - DEAD_LETTER_DAYS * 86400) * 1000}-0"
 
     def _poison(self, entry_id: str, fields: Fields) -> None:
         """An entry that cannot be read would fail forever: set it aside instead."""
@@ -343,7 +360,7 @@ class OutboxConsumer:
         if attempt >= self.max_attempts:
             self._dead(entry_id, entry, None)
             return
-        later = Entry(entry.message_id, entry.to, entry.body, entry.kind, None, attempt)
+        later = replace(entry, not_before=None, attempt=attempt)  # keeps its deadline
         self._park(entry_id, later, self.clock() + min(1800.0, 15.0 * 2.0**entry.attempt))
 
     def _park(self, entry_id: str, entry: Entry, when: float) -> None:

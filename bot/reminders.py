@@ -155,7 +155,9 @@ class Reminders:
             patient_id = self.store.patient_id(phone)
             wake = wake_of(plan, self.settings)
             if patient_id in have:
-                added += self.jobs.put(patient_id, wake, now)  # no-op when the schedule matches
+                # A no-op when the schedule matches; a repair wakes now, so today's send is kept
+                # (the core answers "not due" when it is not time yet).
+                added += self.jobs.put(patient_id, wake, now, first=now)
                 continue
             added += self.jobs.put(patient_id, wake, now, first=now, only_if_missing=True)
         if added:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -26,13 +27,20 @@ from bot.core.model import (
 )
 from bot.core.plan import release_hold
 from bot.core.quiet import next_allowed
-from bot.core.times import zone_for_number
+from bot.core.times import local_date, local_instant, zone_for_number
 from bot.outbox import bare
 from bot.privacy import mask
 from bot.render import Renderer
 from bot.store import Pipeline, Seen, Store
 
 log = logging.getLogger(__name__)
+
+
+def digest(value: str) -> str:
+    """A short stable stand-in for a phone number in ids and key names."""
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
 RETRY_30003_AFTER = timedelta(minutes=30)
 
 
@@ -106,7 +114,11 @@ class Service:
         for effect in step.effects:
             if isinstance(effect, Alert):
                 phone = effect.callback or patient.phone
-                channel = "sms" if effect.callback else patient.conversation.channel
+                web = patient.phone.startswith("web:")
+                channel = "web" if web else patient.conversation.channel
+                if effect.callback and patient.phone.startswith("web:"):
+                    # The number arrived: the numberless alert it completes stops escalating.
+                    self.alerts.queue_supersede(pipe, patient.phone, now)
                 ref = self.alerts.queue_create(pipe, level=effect.level, rule=effect.rule,
                                                phone=phone, channel=channel, now=now)  # fmt: skip
                 log.warning("alert %s (%s) raised for %s", ref, effect.level, mask(phone))
@@ -130,7 +142,9 @@ class Service:
     def _clear_hold(self, ref: str, staff_phone: str) -> str:
         """After talking to the patient, staff let a plan paused by a red flag resume."""
         alert = self.alerts.get(ref)
-        if alert is None or alert["phone"].startswith("web:"):
+        # Only a red-flag alert from the patient's own phone: never a number a web visitor typed.
+        red_flag = alert is not None and alert["level"] in ("emergency", "urgent", "priority_call")
+        if alert is None or not red_flag or alert["channel"] == "web":
             return self.renderer.render("staff_ack_unknown", {"ref": ref, "alert": {}})
 
         def change(patient: Patient, pipe: Pipeline) -> bool:
@@ -159,7 +173,7 @@ class Service:
                                  last_at=now, outcome="exercises", channel="sms")  # fmt: skip
             self.store.queue_save(pipe, replace(patient, conversation=offer))
             body = self.renderer.render("sms_reminder_invite", {})
-            outbox.queue(pipe, message_id=f"invite:{web_key}", to=invite.number,
+            outbox.queue(pipe, message_id=f"invite:{web_key}:{digest(invite.number)}", to=invite.number,
                          body=body, kind="notice")  # fmt: skip
 
         self.store.update(invite.number, change)
@@ -176,8 +190,14 @@ class Service:
             when = now + RETRY_30003_AFTER
             if request.kind not in ("alert",):  # staff alerts do not wait for the morning
                 when = next_allowed(when, zone, clinic.quiet_start, clinic.quiet_end)
+            # A reminder is about today: its retry is dropped rather than sent tomorrow morning.
+            today_end = (
+                local_instant(local_date(now, zone), clinic.quiet_end, zone).timestamp() + 59
+            )
+            deadline = today_end if request.kind == "reminder" else None
             outbox.enqueue(self.store.redis, message_id=request.message_id, to=request.to,
-                           body=request.body, kind=request.kind, not_before=when.timestamp())  # fmt: skip
+                           body=request.body, kind=request.kind, not_before=when.timestamp(),
+                           not_after=deadline)  # fmt: skip
 
         action = delivery.apply_status(self.store.redis, message_sid=sid, status=status,
                                      error_code=code, to=to, retry_later=retry_later,

@@ -105,10 +105,16 @@ class Spool:
         gone = 0
         for folder in (self.dir, self.failed):
             for path in sorted(folder.glob("*")) if folder.is_dir() else ():
-                if path.is_file() and phone in path.read_text(encoding="utf-8", errors="replace"):
+                if path.is_file() and _is_message(path.name) and self._from(path) == phone:
                     path.unlink(missing_ok=True)
                     gone += 1
         return gone
+
+    def _from(self, path: Path) -> str | None:
+        try:
+            return str(json.loads(path.read_text(encoding="utf-8"))["phone"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def read(self, path: Path) -> Spooled:
         return Spooled.from_json(path.read_text(encoding="utf-8"))

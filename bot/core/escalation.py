@@ -25,7 +25,8 @@ def raise_alert(patient: Patient, level: str, rule: str, now: datetime) -> Step:
     if not patient.phone.startswith("web:") or conv.callback:
         return Step(replace(patient, conversation=conv), (), (Alert(level, rule, conv.callback),))
     now_alert = (Alert(level, rule),) if level in ("emergency", "urgent") else ()
-    conv = replace(conv, held=(*conv.held, (level, rule)))
+    held = conv.held if (level, rule) in conv.held else (*conv.held, (level, rule))
+    conv = replace(conv, held=held)
     return Step(replace(patient, conversation=conv), (Reply("ask_callback_number"),), now_alert)
 
 

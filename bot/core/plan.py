@@ -15,7 +15,7 @@ ACTIVE, PAUSED, ENDED = "active", "paused", "ended"
 REMINDER, CHECKIN, END = "reminder", "checkin", "end"
 ASK_TIME, ASK_ZONE = "time", "zone"
 CHECKIN_PAIN, CHECKIN_FLAGS, CHECKIN_KTW = "checkin_pain", "checkin_flags", "checkin_ktw"
-STAYS_OPEN = frozenset({CHECKIN_PAIN, CHECKIN_FLAGS, CHECKIN_KTW})
+STAYS_OPEN = frozenset({CHECKIN_FLAGS})  # a late red-flag answer must count; SKIP stays SKIP
 COMMANDS = ("done", "skip", "pause", "resume", "time", "zone")
 DECLINE_WORDS = frozenset(("skip", "later", "pass", "not now", "no thanks", "no thank you"))
 FLAG_OPTIONS = range(6)  # the red_flags list plus 5 = numbness; 0 none
@@ -178,8 +178,8 @@ def reminder_due(patient: Patient, now: datetime, *, settings: PlanSettings) -> 
     if conv.in_questionnaire and not abandoned:
         return Due(Step(patient), kind, today, wait=True, reason="busy")
     plan = replace(_close_unanswered(plan), last_sent=today, last_kind=kind)
-    # An unanswered check-in question stays open (a late red-flag answer must still count, one
-    # message a day still holds); a TIME or ZONE question is dropped.
+    # An unanswered red-flag question stays open (a late answer must still count, one message a
+    # day still holds); other open questions (pain, knee-to-wall, TIME, ZONE) are dropped.
     pending = plan.awaiting if plan.awaiting in STAYS_OPEN else None
     plan = replace(plan, awaiting=pending, pending_pain=plan.pending_pain if pending else None,
                    invalid=0)  # fmt: skip
@@ -228,7 +228,12 @@ def summary(plan: Plan) -> dict[str, Any]:
 
 def hold_for_red_flag(plan_json: Mapping[str, Any]) -> dict[str, Any]:
     """A red flag anywhere pauses the plan until staff release it: no exercise reminders."""
-    return replace(Plan.from_json(plan_json), status=PAUSED, hold="red_flag").to_json()
+    plan = Plan.from_json(plan_json)
+    return (
+        plan.to_json()
+        if plan.status == ENDED
+        else replace(plan, status=PAUSED, hold="red_flag").to_json()
+    )
 
 
 def release_hold(patient: Patient) -> Patient:
