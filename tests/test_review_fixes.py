@@ -326,3 +326,16 @@ def test_forget_matches_the_spooled_sender_exactly(tmp_path: Any) -> None:
     spool.put(Spooled("+19495559876", Inbound("call me at +19495551234"), NOW, "SM1"))
     assert spool.forget("+19495551234") == 0
     assert spool.depth() == 1
+
+
+def test_without_a_first_ankle_measurement_progress_is_not_called_slow(config: Config) -> None:
+    from tests.test_plan import enrolled, local
+
+    la = "America/Los_Angeles"
+    phone = enrolled("8am", ktw={"skipped": True}, pain_run=None)
+    phone.due(local(la, 2026, 3, 22, 8))
+    phone.send("4", local(la, 2026, 3, 22, 9))
+    phone.send("0", local(la, 2026, 3, 22, 9, 1))
+    phone.send("L 10 R 11", local(la, 2026, 3, 22, 9, 2))
+    assert "measure it with you" in phone.last
+    assert "slower" not in phone.last

@@ -159,7 +159,9 @@ def _ktw(patient: Patient, plan: Plan, value: dict[str, Any]) -> Step:
     change, ref, last = ktw_change(plan), pain_reference(plan), last_pain(plan)
     pain_down = ref is not None and last is not None and ref - last >= MEANINGFUL_PAIN
     if (change is None or change < MEANINGFUL_KTW_CM) and not pain_down:
-        return save(patient, plan, Reply("plan_offer_call", {"why": "not_improving"}))
+        # Without a first measurement (a plan started from the web) there is nothing to compare.
+        why = "no_baseline" if plan.baseline_ktw is None else "not_improving"
+        return save(patient, plan, Reply("plan_offer_call", {"why": why}))
     return save(patient, plan, Reply("plan_checkin_thanks", {"pain": last, "ktw_change": change}))
 
 
