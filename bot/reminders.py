@@ -38,8 +38,8 @@ class Wake:
 class Jobs(Protocol):
     """The scheduling port: one daily job and at most one retry job per patient id."""
 
-    def put(self, patient_id: str, wake: Wake, now: datetime, *, first: datetime | None = None,
-            only_if_missing: bool = False) -> bool: ...  # fmt: skip
+    def put(self, patient_id: str, wake: Wake, now: datetime, *,
+            first: datetime | None = None) -> bool: ...  # fmt: skip
 
     def retry(self, patient_id: str, at: datetime) -> None: ...
 
@@ -146,32 +146,32 @@ class Reminders:
         Overdue jobs need nothing here: the scheduler runs each once (coalesce), and the core
         sends a missed message only while it is still that local day and allowed hours.
         """
-        have = self.jobs.ids()
-        added = 0
-        for phone, patient in self._patients():
+        fixed = 0
+        for phone, patient, known_id in self._patients():
             plan = active_plan(patient)
             if plan is None or not textable(phone):
                 continue
-            patient_id = self.store.patient_id(phone)
-            wake = wake_of(plan, self.settings)
-            if patient_id in have:
-                # A no-op when the schedule matches; a repair wakes now, so today's send is kept
-                # (the core answers "not due" when it is not time yet).
-                added += self.jobs.put(patient_id, wake, now, first=now)
-                continue
-            added += self.jobs.put(patient_id, wake, now, first=now, only_if_missing=True)
-        if added:
-            log.warning("reminders: %d active plans had no job; added, waking now", added)
-        return added
+            patient_id = known_id or self.store.patient_id(phone)
+            # A no-op when the job matches its plan; a new or repaired job wakes now, so today's
+            # send is kept (the core answers "not due" when it is not time yet).
+            fixed += self.jobs.put(patient_id, wake_of(plan, self.settings), now, first=now)
+        if fixed:
+            log.warning("reminders: %d active plans had no job or a stale one; put right", fixed)
+        return fixed
 
-    def _patients(self) -> Iterator[tuple[str, Patient]]:
-        """Every stored patient, read in pipelined batches."""
+    def _patients(self) -> Iterator[tuple[str, Patient, str | None]]:
+        """Every stored patient with its id, read in pipelined batches."""
         phones = [str(p) for p in self.store.redis.sscan_iter(keys.PATIENTS, count=BATCH)]
         for start in range(0, len(phones), BATCH):
             chunk = phones[start : start + BATCH]
             pipe = self.store.redis.pipeline(transaction=False)
             pipe.mget([keys.patient(p) for p in chunk])
             pipe.smismember(keys.OPTED_OUT, chunk)
-            docs, opted = pipe.execute()
-            for phone, raw, out in zip(chunk, docs, opted, strict=True):
-                yield phone, patient_from_json(phone, raw, bool(out))
+            pipe.hmget(keys.PATIENT_IDS, chunk)
+            docs, opted, ids = pipe.execute()
+            for phone, raw, out, pid in zip(chunk, docs, opted, ids, strict=True):
+                yield (
+                    phone,
+                    patient_from_json(phone, raw, bool(out)),
+                    None if pid is None else str(pid),
+                )

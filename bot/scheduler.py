@@ -102,8 +102,8 @@ class JobBook:
         store.start(self.owner, "default")
         self._lock = threading.Lock()  # the memory store is not thread-safe
 
-    def put(self, patient_id: str, wake: Wake, now: datetime, *, first: datetime | None = None,
-            only_if_missing: bool = False) -> bool:  # fmt: skip
+    def put(self, patient_id: str, wake: Wake, now: datetime, *,
+            first: datetime | None = None) -> bool:  # fmt: skip
         """Add or replace the daily job; False when an identical one is there already.
 
         An unchanged schedule is left alone: rewriting it would move a job that is due but not
@@ -113,7 +113,7 @@ class JobBook:
         job_id = keys.reminder_job(patient_id)
         with self._lock:
             old = self.store.lookup_job(job_id)
-            if old is not None and (only_if_missing or same_schedule(old.trigger, trigger)):
+            if old is not None and same_schedule(old.trigger, trigger):
                 return False
             self._write(job_id, patient_id, trigger, first or trigger.get_next_fire_time(None, now))
         return True
