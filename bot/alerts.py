@@ -16,6 +16,7 @@ from bot.store import Redis
 
 log = logging.getLogger(__name__)
 REF_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud over the phone
+TEMPLATES = ("staff_alert", "staff_claimed", "patient_callback_coming")
 ALL_AT_ONCE = frozenset({"emergency", "urgent", "priority_call"})
 RE_ESCALATE = frozenset({"emergency", "urgent"})
 Render = Callable[[str, dict[str, Any]], str]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import alerts, service, web
 from bot.config import Config, load_config
 from bot.core.engine import TEMPLATES
 from bot.core.plan import TEMPLATES as PLAN_TEMPLATES
@@ -57,11 +58,9 @@ def _samples(config: Config, longest: dict[str, tuple[str, ...]]) -> dict[str, d
 
 def _check_templates(config: Config, renderer: Renderer, longest: dict[str, tuple[str, ...]],
                      report: Report) -> None:  # fmt: skip
-    needed = (
-        set(TEMPLATES)
-        | set(PLAN_TEMPLATES)
-        | {q.prompt for q in config.playbook.flow.questions.values()}
-    )
+    # Every module that sends a message names its templates; the question prompts come from config.
+    needed = {*TEMPLATES, *PLAN_TEMPLATES, *alerts.TEMPLATES, *service.TEMPLATES, *web.TEMPLATES}
+    needed |= {q.prompt for q in config.playbook.flow.questions.values()}
     needed |= {f"outcome_{o}" for o in config.playbook.outcome_alerts}
     needed |= {q.stop_template for q in config.playbook.flow.questions.values() if q.stop_template}
     for name in sorted(needed - set(renderer.names())):

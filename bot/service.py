@@ -41,6 +41,8 @@ def digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
+TEMPLATES = ("staff_ack_claimed", "staff_ack_already", "staff_ack_unknown", "staff_open",
+             "staff_help", "staff_cleared", "sms_reminder_invite")  # fmt: skip
 RETRY_30003_AFTER = timedelta(minutes=30)
 
 

@@ -11,6 +11,8 @@ from bot import spool, twilio_webhook, web_chat
 from bot.runtime import Runtime, build
 from bot.settings import Settings
 
+TEMPLATES = ("store_down",)  # the apology while Redis is unreachable
+
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
                **parts: Any) -> Flask:  # fmt: skip

@@ -29,11 +29,9 @@ FREE_TEXT_RULE = "emergency_free_text"
 TEMPLATES = (
     "greeting", "reprompt", "help", "opted_out", "opted_in", "media_only", "empty", "expired",
     "restarting", "callback_requested", "too_many_invalid", "after_done", "no_plan",
-    "reminder_offer", "staff_alert", "staff_claimed", "patient_callback_coming",
-    "staff_ack_claimed", "staff_ack_already", "staff_ack_unknown", "staff_open", "staff_help",
-    "ask_callback_number", "callback_declined", "callback_number_invalid", "callback_number_thanks",
-    "reminder_offer_web", "web_reminder_offer_reprompt", "web_reminders_texted", "sms_reminder_invite",
-    "staff_cleared", "store_down",
+    "reminder_offer", "ask_callback_number", "callback_declined", "callback_number_invalid",
+    "callback_number_thanks", "reminder_offer_web", "web_reminder_offer_reprompt",
+    "web_reminders_texted",
 )  # fmt: skip
 
 
