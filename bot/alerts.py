@@ -13,6 +13,7 @@ import redis
 
 from bot import keys, outbox
 from bot.store import Redis
+from bot.writes import Writes
 
 log = logging.getLogger(__name__)
 REF_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud over the phone
@@ -51,7 +52,7 @@ class Alerts:
     def recipients(self, level: str) -> tuple[str, ...]:
         return self.staff.on_call if level in ALL_AT_ONCE else self.staff.on_call[:1]
 
-    def queue_create(self, pipe: Any, *, level: str, rule: str, phone: str, channel: str,
+    def queue_create(self, pipe: Writes, *, level: str, rule: str, phone: str, channel: str,
                      now: datetime) -> str:  # fmt: skip
         """Queue an alert record, its staff messages and its timers on an open MULTI."""
         ref = new_ref()
@@ -76,7 +77,7 @@ class Alerts:
             )
         return ref
 
-    def queue_supersede(self, pipe: Any, phone: str, now: datetime) -> None:
+    def queue_supersede(self, pipe: Writes, phone: str, now: datetime) -> None:
         """Close the open alerts of a web visitor once an alert with their number replaces them."""
         for ref in (keys.text(r) for r in self.redis.smembers(keys.alerts_of(phone))):
             pipe.hset(
@@ -116,17 +117,19 @@ class Alerts:
                         "claimed_at": now.isoformat(),
                     }
                     alert.update(claim)
+                    writes = Writes()
+                    writes.hset(key, mapping=claim)
+                    writes.srem(keys.ALERTS_OPEN, ref)
+                    writes.zrem(keys.ALERT_TIMERS, f"{ref}|resend", f"{ref}|backup")
+                    self._queue_claim_notices(writes, alert, staff_phone)
                     pipe.multi()
-                    pipe.hset(key, mapping=claim)
-                    pipe.srem(keys.ALERTS_OPEN, ref)
-                    pipe.zrem(keys.ALERT_TIMERS, f"{ref}|resend", f"{ref}|backup")
-                    self._queue_claim_notices(pipe, alert, staff_phone)
+                    writes.apply(pipe)
                     pipe.execute()
                     return "claimed", alert
                 except redis.WatchError:
                     continue
 
-    def _queue_claim_notices(self, pipe: Any, alert: dict[str, str], staff_phone: str) -> None:
+    def _queue_claim_notices(self, pipe: Writes, alert: dict[str, str], staff_phone: str) -> None:
         ref = alert["ref"]
         notice = self.render("staff_claimed", {"alert": alert, "by": staff_phone})
         others = [n for n in (*self.staff.on_call, self.staff.backup) if n and n != staff_phone]
@@ -169,7 +172,7 @@ class Alerts:
         ref = alert["ref"]
         body = self.render("staff_alert", {"alert": {**alert, "stage": stage}})
         targets: Sequence[str] = self.recipients(alert["level"])
-        pipe = self.redis.pipeline()
+        pipe = Writes()  # applied at once: the timer is never gone without its messages
         pipe.zrem(keys.ALERT_TIMERS, timer)
         if stage == "backup" and self.staff.backup:
             targets = (self.staff.backup,)
@@ -181,7 +184,7 @@ class Alerts:
             outbox.queue(
                 pipe, message_id=f"alert:{ref}:{to}:{stage}", to=to, body=body, kind="alert"
             )
-        pipe.execute()
+        pipe.apply(self.redis)
 
 
 def staff_command(text: str) -> tuple[str, str | None]:

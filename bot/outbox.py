@@ -16,6 +16,7 @@ from bot import keys
 from bot.privacy import mask
 from bot.ratelimit import RateLimiter
 from bot.twilio_sender import OPTED_OUT, UNREACHABLE_CODES, Sender, SendResult, TransientSendError
+from bot.writes import Writes
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +27,6 @@ STOP_CODES = frozenset({*UNREACHABLE_CODES, 30005, 30006})
 DEAD_LETTER_DAYS = 30
 MAX_BACKOFF = 5.0  # seconds between reconnect attempts at most
 Fields = Mapping[Any, Any]
-
-# Dedupe and append in one step, so a crash can never leave the dedupe key without the entry.
-_ENQUEUE = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  return redis.call('XADD', KEYS[2], '*', (table.unpack or unpack)(ARGV, 2))
-end
-return false
-"""
-
 
 _SWAP_MARK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -78,23 +70,21 @@ class Entry:
         )
 
 
-def _args(entry: Entry) -> list[str]:
-    return [str(WEEK), *(x for pair in entry.fields().items() for x in pair)]
-
-
 def enqueue(client: redis.Redis, *, message_id: str, to: str, body: str, kind: str,
             not_before: float | None = None, not_after: float | None = None) -> bool:  # fmt: skip
     """Add a message once per message_id (for 7 days); False if it was already enqueued."""
-    entry = Entry(message_id, to, body, kind, not_before, not_after=not_after)
-    added = client.eval(_ENQUEUE, 2, keys.outbox_enqueued(message_id), keys.OUTBOX, *_args(entry))
-    return added is not None
+    writes = Writes()
+    queue(writes, message_id=message_id, to=to, body=body, kind=kind, not_before=not_before,
+          not_after=not_after)  # fmt: skip
+    return writes.apply(client) == 1
 
 
-def queue(pipe: Any, *, message_id: str, to: str, body: str, kind: str,
+def queue(writes: Writes, *, message_id: str, to: str, body: str, kind: str,
           not_before: float | None = None, not_after: float | None = None) -> None:  # fmt: skip
-    """`enqueue` on an open pipeline or MULTI: the dedupe happens at EXEC (result None = dup)."""
+    """`enqueue` as part of a batch: dedupe mark and stream entry are written together, or
+    neither is (the mark alone would lose the message)."""
     entry = Entry(message_id, to, body, kind, not_before, not_after=not_after)
-    pipe.eval(_ENQUEUE, 2, keys.outbox_enqueued(message_id), keys.OUTBOX, *_args(entry))
+    writes.enqueue_once(keys.outbox_enqueued(message_id), WEEK, keys.OUTBOX, entry.fields())
 
 
 def bare(to: str) -> str:

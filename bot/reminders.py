@@ -15,7 +15,8 @@ from bot.core.plan import ACTIVE, Due, Plan, PlanSettings, reminder_due
 from bot.core.times import local_instant
 from bot.privacy import mask
 from bot.render import Renderer
-from bot.store import Pipeline, Store, patient_from_json
+from bot.store import Store, patient_from_json
+from bot.writes import Writes
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class Reminders:
         log.info("reminder job for %s: %s", mask(phone), outcome)
         return outcome
 
-    def _queue(self, patient_id: str, patient: Patient, pipe: Pipeline, now: datetime) -> Due:
+    def _queue(self, patient_id: str, patient: Patient, pipe: Writes, now: datetime) -> Due:
         """Inside the patient's transaction: save the plan, mark sent, queue the messages."""
         due = reminder_due(patient, now, settings=self.settings)
         if due.kind is None or due.wait or due.local_date is None:

@@ -55,6 +55,7 @@ def _environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        auto_reload=False,  # loaded once per process, like the YAML config: restart to change
     )
 
 

@@ -31,7 +31,8 @@ from bot.core.times import local_date, local_instant, zone_for_number
 from bot.outbox import bare
 from bot.privacy import mask
 from bot.render import Renderer
-from bot.store import Pipeline, Seen, Store
+from bot.store import Seen, Store
+from bot.writes import Writes
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class Service:
             return Handled(self._staff(phone, inbound.text, now))
 
         def change(
-            patient: Patient, pipe: Pipeline
+            patient: Patient, pipe: Writes
         ) -> tuple[list[str], Patient | None, tuple[Effect, ...]]:
             step = advance(patient, inbound, self.playbook, now)
             replies = self._texts(step)
@@ -111,7 +112,7 @@ class Service:
             texts.extend(self.renderer.reply(reply, channel))
         return texts
 
-    def _queue_effects(self, pipe: Pipeline, step: Step, now: datetime) -> None:
+    def _queue_effects(self, pipe: Writes, step: Step, now: datetime) -> None:
         patient = step.patient
         for effect in step.effects:
             if isinstance(effect, Alert):
@@ -149,7 +150,7 @@ class Service:
         if alert is None or not red_flag or alert["channel"] == "web":
             return self.renderer.render("staff_ack_unknown", {"ref": ref, "alert": {}})
 
-        def change(patient: Patient, pipe: Pipeline) -> bool:
+        def change(patient: Patient, pipe: Writes) -> bool:
             held = bool(patient.plan and patient.plan.get("hold"))
             if held:
                 self.store.queue_save(pipe, release_hold(patient))
@@ -164,7 +165,7 @@ class Service:
     def _invite(self, web_key: str, invite: InvitePlan, now: datetime) -> None:
         """Text the number a web visitor gave; their SMS reply with a time is the opt-in."""
 
-        def change(patient: Patient, pipe: Pipeline) -> None:
+        def change(patient: Patient, pipe: Writes) -> None:
             conv = patient.conversation
             busy = (
                 conv.in_questionnaire and conv.last_at and now - conv.last_at < self.playbook.expiry

@@ -23,6 +23,7 @@ from bot.alerts import address
 from bot.core.model import Inbound
 from bot.privacy import mask
 from bot.service import Handled
+from bot.writes import Writes
 
 log = logging.getLogger(__name__)
 
@@ -221,10 +222,10 @@ class Replayer:
         """
         to = address(message.phone, message.inbound.channel)
         base = message.sid or name.removesuffix(_SUFFIX)
-        pipe = self.redis.pipeline(transaction=False)
+        writes = Writes()
         for n, body in enumerate(handled.replies):
-            outbox.queue(pipe, message_id=f"spool:{base}:{n}", to=to, body=body, kind="reply")
-        pipe.execute()
+            outbox.queue(writes, message_id=f"spool:{base}:{n}", to=to, body=body, kind="reply")
+        writes.apply(self.redis)
 
     # --- the background thread ---
     def start(self) -> None:

@@ -14,19 +14,19 @@ import redis
 
 from bot import erase, keys
 from bot.core.model import Conversation, Patient, TriageFinished
+from bot.writes import Expect, Writes, script
 
 T = TypeVar("T")
 # redis.Redis or fakeredis.FakeRedis with decode_responses=True; redis-py's stubs can't say that
-# replies are then str, so clients and pipelines are typed loosely here and nowhere else.
+# replies are then str, so clients are typed loosely here and nowhere else.
 Redis = Any
-Pipeline = Any
 SID_TTL = timedelta(hours=48)
 # Patient document, opted-out flag and (with a third key) the MessageSid's earlier replies.
-_READ = """
+_READ = script("""
 local seen = false
 if #KEYS > 2 then seen = redis.call('GET', KEYS[3]) end
 return {redis.call('GET', KEYS[1]), redis.call('SISMEMBER', KEYS[2], ARGV[1]), seen}
-"""
+""")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -124,39 +124,34 @@ class Store:
     def update(
         self,
         phone: str,
-        change: Callable[[Patient, Pipeline], T],
+        change: Callable[[Patient, Writes], T],
         *,
         message_sid: str | None = None,
         attempts: int = 100,
     ) -> T | Seen:
-        """Optimistic transaction on one number: `change` sees the patient and queues writes.
+        """Optimistic transaction on one number: `change` sees the patient and records writes.
 
-        `change` runs again when another writer touched the number meanwhile, so two messages
-        from one number at once never lose an update. It queues its writes on the pipeline,
-        already in MULTI mode. A MessageSid already processed returns Seen(replies) instead.
+        One round trip reads the document, the opt-out flag and the MessageSid mark; a second
+        applies the writes only if none of those changed meanwhile (`Writes.commit`), else
+        `change` runs again on a fresh read. So two messages from one number at once never
+        lose an update. A MessageSid already processed returns Seen(replies) instead.
         """
         key = keys.patient(phone)
         sid_key = keys.message_sid(message_sid) if message_sid else None
+        checked = [key, keys.OPTED_OUT, *([sid_key] if sid_key else [])]
         for _ in range(attempts):
-            with self.redis.pipeline() as pipe:
-                try:
-                    pipe.watch(key, keys.OPTED_OUT, *([sid_key] if sid_key else []))
-                    # One round trip for all three reads: this is the webhook's hot path.
-                    doc, opted, seen = pipe.eval(_READ, 3 if sid_key else 2, key,
-                                                 keys.OPTED_OUT, *([sid_key] if sid_key else []),
-                                                 phone)  # fmt: skip
-                    if seen is not None:
-                        return Seen(list(json.loads(seen)))
-                    patient = patient_from_json(phone, doc, bool(opted))
-                    pipe.multi()
-                    result = change(patient, pipe)
-                    pipe.execute()
-                    return result
-                except redis.WatchError:
-                    continue
+            doc, opted, seen = _READ(checked, [phone], client=self.redis)
+            if seen:
+                return Seen(list(json.loads(seen)))
+            doc = None if doc is None else keys.text(doc)
+            writes = Writes()
+            result = change(patient_from_json(phone, doc, bool(opted)), writes)
+            expect = Expect(key, doc, keys.OPTED_OUT, phone, bool(opted), sid_key)
+            if not writes.ops or writes.commit(self.redis, expect):
+                return result
         raise redis.WatchError(f"too much contention on ...{phone[-4:]}")
 
-    def queue_save(self, pipe: Pipeline, patient: Patient) -> None:
+    def queue_save(self, pipe: Writes, patient: Patient) -> None:
         pipe.set(keys.patient(patient.phone), patient_to_json(patient), ex=self.retention)
         pipe.sadd(keys.PATIENTS, patient.phone)
         if patient.opted_out:
@@ -164,7 +159,7 @@ class Store:
         else:
             pipe.srem(keys.OPTED_OUT, patient.phone)
 
-    def queue_triage(self, pipe: Pipeline, phone: str, done: TriageFinished) -> str:
+    def queue_triage(self, pipe: Writes, phone: str, done: TriageFinished) -> str:
         record_id = uuid.uuid4().hex
         record = {"id": record_id, **triage_record(phone, done)}
         pipe.set(keys.triage(record_id), json.dumps(record), ex=self.retention)
@@ -187,7 +182,7 @@ class Store:
                     continue
                 yield json.loads(raw)
 
-    def queue_message_seen(self, pipe: Pipeline, sid: str, replies: list[str]) -> None:
+    def queue_message_seen(self, pipe: Writes, sid: str, replies: list[str]) -> None:
         pipe.set(keys.message_sid(sid), json.dumps(replies), ex=SID_TTL)
 
     # --- patient ids: scheduler jobs carry these instead of numbers ---

@@ -64,10 +64,15 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def twiml(replies: list[str]) -> Response:
+    return Response(_twiml_text(tuple(replies)), mimetype="application/xml")
+
+
+@functools.lru_cache(maxsize=512)  # most answers are the same few prompts: build each once
+def _twiml_text(replies: tuple[str, ...]) -> str:
     response = MessagingResponse()
     for text in replies:
         response.message(_NOT_XML.sub("", text))
-    return Response(str(response), mimetype="application/xml")
+    return str(response)
 
 
 Handler = Callable[[str, Inbound, datetime, str | None], Handled]
@@ -96,7 +101,8 @@ def blueprint(handle: Handler, on_status: StatusHandler, settings: Settings,
             media = 0
         sid = request.form.get("MessageSid") or request.form.get("SmsSid") or None
         handled = handle(phone, Inbound(body, channel, media), clock(), sid)
-        log.info("inbound %s from %s -> %d replies", channel, mask(phone), len(handled.replies))
+        if log.isEnabledFor(logging.DEBUG):  # a line per message costs more than the TwiML
+            log.debug("inbound %s from %s: %d replies", channel, mask(phone), len(handled.replies))
         return twiml(handled.replies)
 
     @bp.post("/twilio/status")

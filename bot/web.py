@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Request, Response, jsonify
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot import spool, twilio_webhook, web_chat
@@ -12,6 +13,15 @@ from bot.runtime import Runtime, build
 from bot.settings import Settings
 
 TEMPLATES = ("store_down",)  # the apology while Redis is unreachable
+
+
+class ChatSessions(SecureCookieSessionInterface):
+    """Only the web chat keeps a session cookie; Twilio's callbacks skip decoding one."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith("/twilio/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
@@ -22,6 +32,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app = Flask(__name__, template_folder=str(settings.template_dir / "web"))
     app.config.update(SECRET_KEY=settings.secret_key, DEBUG=False, PROPAGATE_EXCEPTIONS=False,
                       MAX_CONTENT_LENGTH=64 * 1024)  # fmt: skip
+    app.session_interface = ChatSessions()
     app.extensions["bot"] = rt
 
     def on_status(sid: str, status: str, code: int | None, to: str) -> None:

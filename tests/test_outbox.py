@@ -19,6 +19,7 @@ from bot.delivery import RetryRequest, StatusAction, apply_status, record_status
 from bot.outbox import OutboxConsumer, drain, enqueue, queue
 from bot.ratelimit import RateLimiter
 from bot.twilio_sender import RetryPolicy, SendResult, TwilioSender, TwilioSettings
+from bot.writes import Writes
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from tests.redis_server import RedisServer, redis_server  # noqa: F401 - a fixture
 
@@ -91,13 +92,19 @@ def test_a_message_is_sent_once_marked_sent_and_removed(r: Any, fake: FakeTwilio
 def test_the_same_message_id_enqueued_twice_is_sent_once(r: Any, fake: FakeTwilio) -> None:
     assert put(r, "m1") is True
     assert put(r, "m1") is False
-    pipe = r.pipeline()
+    pipe = r.pipeline()  # two batches in one MULTI: the second finds the first's mark
     pipe.multi()
-    queue(pipe, message_id="m2", to=OTHER, body="b", kind="alert")
-    queue(pipe, message_id="m2", to=OTHER, body="b", kind="alert")
-    assert [x is None for x in pipe.execute()] == [False, True]
+    for _ in range(2):
+        writes = Writes()
+        queue(writes, message_id="m2", to=OTHER, body="b", kind="alert")
+        writes.apply(pipe)
+    assert [int(added) for _, added in pipe.execute()] == [1, 0]
+    writes = Writes()  # and twice in one batch
+    for _ in range(2):
+        queue(writes, message_id="m3", to=OTHER, body="c", kind="alert")
+    assert writes.apply(r) == 1
     drain(consumer(r, sender_for(fake)))
-    assert (fake.count_to(PATIENT), fake.count_to(OTHER)) == (1, 1)
+    assert (fake.count_to(PATIENT), fake.count_to(OTHER)) == (1, 2)
 
 
 def test_a_500_is_retried_inside_the_send(r: Any, fake: FakeTwilio) -> None:

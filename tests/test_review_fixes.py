@@ -206,23 +206,16 @@ def test_a_failed_escalation_keeps_its_timer(phone: Phone, runtime: Runtime, clo
     for text in ("hi", "yes", "1"):
         phone.send(text)
     clock.advance(minutes=10)
-    real = runtime.alerts.redis.pipeline
+    real = runtime.alerts.redis.evalsha
 
-    class Broken:
-        def __init__(self) -> None:
-            self.pipe = real()
+    def broken(*args: Any) -> None:  # the batch with the timer and its messages fails
+        import redis
 
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self.pipe, name)
+        raise redis.ConnectionError("Redis went away mid-escalation")
 
-        def execute(self) -> None:
-            import redis
-
-            raise redis.ConnectionError("Redis went away mid-escalation")
-
-    runtime.alerts.redis.pipeline = Broken  # type: ignore[method-assign]
+    runtime.alerts.redis.evalsha = broken  # type: ignore[method-assign]
     assert runtime.alerts.run_timers(clock()) == 0  # failed, logged, nothing lost
-    runtime.alerts.redis.pipeline = real  # type: ignore[method-assign]
+    runtime.alerts.redis.evalsha = real  # type: ignore[method-assign]
     assert runtime.alerts.run_timers(clock()) == 1  # the re-send still happens
 
 

@@ -20,6 +20,7 @@ import pytest
 from bot import keys, outbox
 from bot.settings import ROOT
 from bot.worker import redis_warnings
+from bot.writes import Writes
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
 from tests.redis_server import RedisServer, free_port, wait_for
 
@@ -69,10 +70,10 @@ def sent(record: Path) -> list[str]:
 
 def enqueue_burst(client: Any) -> list[str]:
     bodies = [f"burst message {n:04d}" for n in range(BURST)]
-    pipe = client.pipeline(transaction=False)
+    writes = Writes()
     for n, body in enumerate(bodies):  # one number each: reconciliation lists per number
-        outbox.queue(pipe, message_id=f"burst:{n}", to=f"+1949700{n:04d}", body=body, kind="test")
-    pipe.execute()
+        outbox.queue(writes, message_id=f"burst:{n}", to=f"+1949700{n:04d}", body=body, kind="test")
+    assert writes.apply(client) == BURST
     return bodies
 
 
