@@ -166,3 +166,24 @@ def test_production_refuses_to_start_without_a_shared_secret_key() -> None:
         Settings.from_env({"BOT_ENV": "production", "REDIS_URL": "redis://x"})
     settings = Settings.from_env({"BOT_ENV": "production", "BOT_SECRET_KEY": "k" * 64})
     assert settings.secret_key == "k" * 64
+
+
+def test_a_flood_of_form_fields_is_refused_and_changes_nothing(
+    app: Any, runtime: Runtime, phone: Phone
+) -> None:
+    phone.send("hi")
+    before = snapshot(runtime.redis)
+    params = phone.params("yes", **{f"X{n}": "1" for n in range(1200)})
+    signature = RequestValidator(TOKEN).compute_signature(f"{PUBLIC}/twilio/sms", params)
+    assert phone.post(params, signature).status_code == 413
+    assert snapshot(runtime.redis) == before
+
+
+def test_a_body_that_is_not_a_form_is_not_read_as_one(app: Any, phone: Phone) -> None:
+    params = phone.params("hi")
+    signature = RequestValidator(TOKEN).compute_signature(f"{PUBLIC}/twilio/sms", params)
+    body = "&".join(f"{k}={v}" for k, v in params.items())
+    response = app.test_client().post("/twilio/sms", data=body, content_type="text/plain",
+                                      headers={"X-Twilio-Signature": signature},
+                                      base_url=PUBLIC)  # fmt: skip
+    assert response.status_code == 403
