@@ -62,11 +62,22 @@ def signature_ok(settings: Settings, params: dict[str, str]) -> bool:
     )
 
 
-@functools.lru_cache(maxsize=8192)  # phonenumbers.parse is the priciest step of a request
+# A North American number in E.164, as Twilio sends it, comes out of phonenumbers unchanged
+# (tests/test_webhook.py checks that property); every other form is parsed.
+_NANP_E164 = re.compile(r"\+1[2-9]\d{9}")
+
+
 def sender_of(raw: str) -> tuple[str, str] | None:
     """('+15551234567', 'sms'|'whatsapp') from Twilio's From, or None when unusable."""
     channel = "whatsapp" if raw.startswith("whatsapp:") else "sms"
     number = raw.removeprefix("whatsapp:").strip()
+    if _NANP_E164.fullmatch(number):
+        return number, channel
+    return _parsed(number, channel)
+
+
+@functools.lru_cache(maxsize=1024)  # phonenumbers.parse costs more than the rest of a request
+def _parsed(number: str, channel: str) -> tuple[str, str] | None:
     if number[:1].isdigit():  # "+1949..." form-encoded by hand without escaping: "+" became " "
         number = f"+{number}"
     try:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import phonenumbers
+from hypothesis import given
+from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from bot import keys
 from bot.runtime import Runtime
+from bot.twilio_webhook import sender_of
 from tests.conftest import TOKEN, Clock, Phone, answers_with
 
 
@@ -238,3 +242,20 @@ def test_a_plus_lost_to_form_encoding_still_reads_as_the_number(app: Any) -> Non
     by_hand = Phone(app.test_client(), " 19495551234")  # curl -d From=+1949... sends a space
     by_hand.send("hello")
     assert "Y or N" in by_hand.last_reply
+
+
+@given(st.from_regex(r"\A\+1[2-9][0-9]{9}\Z"), st.sampled_from(["", "whatsapp:"]))
+def test_a_north_american_sender_skips_parsing_and_agrees_with_phonenumbers(
+    number: str, prefix: str
+) -> None:
+    parsed = phonenumbers.parse(number, None)
+    expected = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    assert sender_of(prefix + number) == (expected, "whatsapp" if prefix else "sms")
+
+
+def test_other_senders_are_parsed_into_e164() -> None:
+    assert sender_of("+33 6 12 34 56 78") == ("+33612345678", "sms")
+    assert sender_of("+330612345678") == ("+33612345678", "sms")  # the trunk 0 goes
+    assert sender_of(" 19495551234") == ("+19495551234", "sms")  # "+" form-decoded to a space
+    assert sender_of("whatsapp:+447911123456") == ("+447911123456", "whatsapp")
+    assert sender_of("not a number") is None
