@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+
+from bot.errors import ConfigError
 
 _NUMBER = re.compile(r"(?<![\w])(?:whatsapp:)?\+?\d[\d\s().-]{6,}\d")
 _SECRET = re.compile(r"\b(AC|SK|MG|SM|MM)[0-9a-fA-F]{32}\b|\b[0-9a-f]{32}\b")
@@ -35,7 +38,14 @@ class PrivacyFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: int = logging.INFO) -> None:
+def configure_logging(level: int | None = None) -> None:
+    """Logs to stderr through the privacy filter, at `level` or $LOG_LEVEL (default INFO)."""
+    if level is None:
+        name = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
+        level = logging.getLevelNamesMapping().get(name)
+        if level is None:
+            raise ConfigError(f"LOG_LEVEL={name!r} is not a log level: use DEBUG (a line per "
+                              "message, numbers masked), INFO, WARNING or ERROR")  # fmt: skip
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(PrivacyFilter())

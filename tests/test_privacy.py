@@ -227,3 +227,21 @@ def test_bot_forget_leaves_no_trace_of_the_number_in_any_key_or_value(
         assert NUMBERS["exercises"] in after  # everyone else is untouched
         assert drain(world.consumer) >= 0  # the consumer copes with entries deleted under it
         worlds.close()
+
+
+def test_log_level_comes_from_the_environment_and_a_typo_names_the_fix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.errors import ConfigError
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        monkeypatch.setenv("LOG_LEVEL", "debug")
+        configure_logging()
+        assert root.level == logging.DEBUG
+        monkeypatch.setenv("LOG_LEVEL", "verbose")
+        with pytest.raises(ConfigError, match="use DEBUG"):
+            configure_logging()
+    finally:
+        root.handlers[:], root.level = saved
