@@ -134,7 +134,8 @@ class Store:
         One round trip reads the document, the opt-out flag and the MessageSid mark; a second
         applies the writes only if none of those changed meanwhile (`Writes.commit`), else
         `change` runs again on a fresh read. So two messages from one number at once never
-        lose an update. A MessageSid already processed returns Seen(replies) instead.
+        lose an update. A MessageSid already processed returns Seen(replies) instead. A change
+        that writes nothing is not checked again: its result holds for the state it read.
         """
         key = keys.patient(phone)
         sid_key = keys.message_sid(message_sid) if message_sid else None

@@ -64,7 +64,7 @@ def signature_ok(settings: Settings, params: dict[str, str]) -> bool:
 
 # A North American number in E.164, as Twilio sends it, comes out of phonenumbers unchanged
 # (tests/test_webhook.py checks that property); every other form is parsed.
-_NANP_E164 = re.compile(r"\+1[2-9]\d{9}")
+_NANP_E164 = re.compile(r"\+1[2-9][0-9]{9}")  # ASCII digits only: "\d" takes any script's
 
 
 def sender_of(raw: str) -> tuple[str, str] | None:

@@ -59,6 +59,18 @@ def script(source: str) -> Script:
 APPLY = script(_APPLY)
 
 
+MAX_ARGS = 7000  # Lua's unpack() stops near 8,000 values; one op must stay below it
+
+
+def _text(value: object) -> str:
+    """What redis-py would send for a value; anything else is a bug, as it is there."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to Redis: convert it to text first")
+
+
 def _seconds(value: timedelta | int) -> str:
     return str(int(value.total_seconds()) if isinstance(value, timedelta) else int(value))
 
@@ -84,8 +96,12 @@ class Writes:
         self.ops = 0
 
     def _op(self, name: str, keys: tuple[str, ...], *args: object) -> None:
+        # Checked here, not in Redis: a script that fails halfway keeps its earlier writes.
+        if len(args) > MAX_ARGS:
+            raise ValueError(f"{name} with {len(args)} arguments: split it (at most {MAX_ARGS})")
+        texts = [_text(arg) for arg in args]  # before anything is recorded
         self.keys.extend(keys)
-        self.args.extend((name, str(len(keys)), str(len(args)), *map(str, args)))
+        self.args.extend((name, str(len(keys)), str(len(texts)), *texts))
         self.ops += 1
 
     def set(
@@ -95,23 +111,28 @@ class Writes:
                  *(("NX",) if nx else ()))  # fmt: skip
 
     def sadd(self, key: str, *members: object) -> None:
-        self._op("SADD", (key,), *members)
+        if members:  # an empty one is an error in Redis
+            self._op("SADD", (key,), *members)
 
     def srem(self, key: str, *members: object) -> None:
-        self._op("SREM", (key,), *members)
+        if members:  # an empty one is an error in Redis
+            self._op("SREM", (key,), *members)
 
     def zadd(self, key: str, mapping: Mapping[str, float]) -> None:
-        self._op("ZADD", (key,), *(x for member, score in mapping.items() for x in (score, member)))
+        if mapping:
+            self._op("ZADD", (key,), *(x for m, score in mapping.items() for x in (score, m)))
 
     def zrem(self, key: str, *members: object) -> None:
-        self._op("ZREM", (key,), *members)
+        if members:  # an empty one is an error in Redis
+            self._op("ZREM", (key,), *members)
 
     def hset(self, key: str, field: str | None = None, value: object = None, *,
              mapping: Mapping[str, object] | None = None) -> None:  # fmt: skip
         pairs = dict(mapping or {})
         if field is not None:
             pairs[field] = value
-        self._op("HSET", (key,), *(x for pair in pairs.items() for x in pair))
+        if pairs:
+            self._op("HSET", (key,), *(x for pair in pairs.items() for x in pair))
 
     def expire(self, key: str, time: timedelta | int) -> None:
         self._op("EXPIRE", (key,), _seconds(time))

@@ -259,3 +259,4 @@ def test_other_senders_are_parsed_into_e164() -> None:
     assert sender_of(" 19495551234") == ("+19495551234", "sms")  # "+" form-decoded to a space
     assert sender_of("whatsapp:+447911123456") == ("+447911123456", "whatsapp")
     assert sender_of("not a number") is None
+    assert sender_of("+12٣٤٥٦٧٨٩٠١") == ("+12345678901", "sms")  # other scripts' digits: parsed

@@ -111,3 +111,18 @@ def test_update_runs_the_change_again_on_a_fresh_read_after_a_conflict(r: Any) -
     store.update(PHONE, change)
     assert seen == [{"n": 1}, {"n": 2}]  # the first attempt wrote nothing
     assert store.load(PHONE).plan == {"n": 12}
+
+
+def test_a_batch_refuses_what_redis_would_refuse_halfway_before_writing_anything(r: Any) -> None:
+    writes = Writes()
+    writes.set("doc", "{}")
+    writes.srem("gone")  # no members: nothing to do, and not an error at EXEC time
+    writes.zadd("scores", {})
+    writes.hset("record", mapping={})
+    assert writes.ops == 1
+    with pytest.raises(TypeError, match="convert it to text"):
+        writes.set("doc", None)
+    with pytest.raises(ValueError, match="split it"):
+        writes.sadd("members", *range(8000))
+    writes.apply(r)
+    assert keys.text(r.get("doc")) == "{}" and not r.exists("members")
