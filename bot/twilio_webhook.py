@@ -113,12 +113,17 @@ def blueprint(handle: Handler, on_status: StatusHandler, settings: Settings,
               clock: Callable[[], datetime]) -> Blueprint:  # fmt: skip
     bp = Blueprint("twilio", __name__)
 
-    @bp.post("/twilio/sms")
-    def inbound() -> Response:
+    def signed_form(what: str) -> dict[str, str]:
+        """The request's form fields, or 403 when Twilio did not sign them."""
         form = form_fields()
         if not signature_ok(settings, form):
-            log.warning("refused an unsigned or forged webhook request")
+            log.warning("refused an unsigned or forged %s", what)
             abort(403)
+        return form
+
+    @bp.post("/twilio/sms")
+    def inbound() -> Response:
+        form = signed_form("webhook request")
         sender = sender_of(form.get("From", ""))
         if sender is None:
             return twiml([])
@@ -136,10 +141,7 @@ def blueprint(handle: Handler, on_status: StatusHandler, settings: Settings,
 
     @bp.post("/twilio/status")
     def status() -> Response:
-        form = form_fields()
-        if not signature_ok(settings, form):
-            log.warning("refused an unsigned or forged status callback")
-            abort(403)
+        form = signed_form("status callback")
         sid = form.get("MessageSid") or form.get("SmsSid") or ""
         state = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
         code = form.get("ErrorCode", "")
