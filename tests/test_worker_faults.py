@@ -81,6 +81,26 @@ def drained(client: Any) -> bool:
     return client.xlen(keys.OUTBOX) == 0 and not client.zcard(keys.OUTBOX_DELAYED)
 
 
+def burst_under_way(server: RedisServer, api: str, record: Path, tmp_path: Path,
+                    log: str) -> tuple[list[str], subprocess.Popen[bytes]]:  # fmt: skip
+    """1,000 messages enqueued and a worker a quarter of the way through sending them."""
+    bodies = enqueue_burst(server.client(decode_responses=True))
+    worker = start_worker(worker_env(server.url, api, tmp_path), tmp_path / log)
+    wait_for(lambda: len(sent(record)) >= BURST // 4, 30)
+    return bodies, worker
+
+
+def finish(worker: subprocess.Popen[bytes], record: Path, client: Any) -> None:
+    """Wait until every message went out, then a little longer for any duplicate to show."""
+    try:
+        wait_for(lambda: len(sent(record)) >= BURST and drained(client), 40)
+        time.sleep(2.0)  # anything the claim could still resend would show up by now
+        assert worker.poll() is None, "the worker died"
+    finally:
+        worker.terminate()
+        worker.wait(10)
+
+
 @pytest.mark.slow
 def test_kill_9_mid_burst_then_a_new_worker_sends_each_message_exactly_once(
     fake_api: tuple[str, Path], tmp_path: Path
@@ -88,21 +108,13 @@ def test_kill_9_mid_burst_then_a_new_worker_sends_each_message_exactly_once(
     api, record = fake_api
     with RedisServer(args=DURABLE) as server:
         client = server.client(decode_responses=True)
-        bodies = enqueue_burst(client)
-        env = worker_env(server.url, api, tmp_path)
-        first = start_worker(env, tmp_path / "worker1.log")
-        wait_for(lambda: len(sent(record)) >= BURST // 4, 30)
+        bodies, first = burst_under_way(server, api, record, tmp_path, "worker1.log")
         first.send_signal(signal.SIGKILL)  # mid-send, mid-ack: no goodbye
         first.wait(10)
         killed_at = len(sent(record))
         assert killed_at < BURST, "the burst finished before the kill: nothing was proven"
-        second = start_worker(env, tmp_path / "worker2.log")
-        try:
-            wait_for(lambda: len(sent(record)) >= BURST and drained(client), 40)
-            time.sleep(2.0)  # anything the claim could still resend would show up by now
-        finally:
-            second.terminate()
-            second.wait(10)
+        second = start_worker(worker_env(server.url, api, tmp_path), tmp_path / "worker2.log")
+        finish(second, record, client)
         counts = Counter(sent(record))
         assert set(counts) == set(bodies)
         assert [b for b, n in counts.items() if n > 1] == []
@@ -115,21 +127,15 @@ def test_a_worker_rides_out_a_redis_restart_and_loses_nothing(
 ) -> None:
     api, record = fake_api
     with RedisServer(args=DURABLE) as server:
-        client = server.client(decode_responses=True)
-        bodies = enqueue_burst(client)
-        worker = start_worker(worker_env(server.url, api, tmp_path), tmp_path / "worker.log")
+        bodies, worker = burst_under_way(server, api, record, tmp_path, "worker.log")
         try:
-            wait_for(lambda: len(sent(record)) >= BURST // 4, 30)
             server.kill()
             time.sleep(1.5)
             server.start()
-            client = server.client(decode_responses=True)
-            wait_for(lambda: len(sent(record)) >= BURST and drained(client), 40)
-            time.sleep(2.0)
-            assert worker.poll() is None, "the worker died with Redis"
-        finally:
+        except BaseException:
             worker.terminate()
-            worker.wait(10)
+            raise
+        finish(worker, record, server.client(decode_responses=True))  # asserts it survived
         counts = Counter(sent(record))
         assert set(counts) == set(bodies) and max(counts.values()) == 1
         log = (tmp_path / "worker.log").read_text()
