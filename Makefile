@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SOURCES := bot tests $(wildcard bench)
 
-.PHONY: run test lint typecheck unit install install-dev system-deps bench clean
+.PHONY: run test test-fast lint typecheck unit install install-dev system-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ typecheck: install-dev
 
 unit: install-dev system-deps
 	$(BIN)/python -m pytest -q
+
+## make test-fast: the pure and in-memory tests, for iterating (no spawned processes, no browser)
+test-fast: install-dev
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
 ## make test: everything CI runs
 test: lint typecheck unit
