@@ -52,7 +52,7 @@ def _samples(config: Config, longest: dict[str, tuple[str, ...]]) -> dict[str, d
         f"outcome_{level}": {"reasons": list(reasons)} for level, reasons in longest.items()
     }
     for q in config.playbook.flow.questions.values():
-        samples[q.prompt] = {"question": q.id}
+        samples[q.prompt] = {"question": q.id, "options": q.menu()}
     return samples
 
 

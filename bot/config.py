@@ -24,8 +24,8 @@ from bot.config_schema import (
     TriageModel,
     hhmm,
 )
-from bot.core.conditions import Condition, parse_condition
-from bot.core.flow import END, KINDS, Branch, Flow, Question
+from bot.core.conditions import Atom, Condition, parse_condition
+from bot.core.flow import END, KINDS, Branch, Flow, Option, Question
 from bot.core.model import Keywords, Playbook
 from bot.core.plan import PlanSettings, hold_for_red_flag
 from bot.core.plan_replies import plan_replies
@@ -86,6 +86,17 @@ def _branches(q: QuestionModel, following: str, where: str) -> tuple[Branch, ...
     return tuple(out)
 
 
+def _check_options(q: QuestionModel, where: str) -> None:
+    ids = [o.id for o in q.options]
+    numbers = [o.number for o in q.options]
+    if len(set(ids)) != len(ids) or len(set(numbers)) != len(numbers):
+        raise ConfigError(f"{where}: option ids and numbers must each be unique")
+    if q.options and q.kind not in ("single", "multi"):
+        raise ConfigError(f"{where}: only single and multi questions have `options`")
+    if any(o.red_flag and o.number == 0 for o in q.options):
+        raise ConfigError(f"{where}: option 0 means none and cannot be a red flag")
+
+
 def _flow(model: QuestionnaireModel, path: Path) -> Flow:
     questions: dict[str, Question] = {}
     ids = [q.id for q in model.questions]
@@ -97,17 +108,15 @@ def _flow(model: QuestionnaireModel, path: Path) -> Flow:
             raise ConfigError(f"{where}: kind {q.kind} needs `options`")
         if q.kind == "integer" and q.min > q.max:
             raise ConfigError(f"{where}: `min` {q.min} is above `max` {q.max}")
-        if bad := set(q.red_flag_options) - set(q.options):
-            raise ConfigError(f"{where}: red_flag_options {sorted(bad)} are not in options")
+        _check_options(q, where)
         following = ids[i + 1] if i + 1 < len(ids) else END
         try:
             nxt = _branches(q, following, where)
         except ValueError as err:
             raise ConfigError(str(err)) from err
         questions[q.id] = Question(
-            id=q.id, kind=q.kind, prompt=q.prompt, options=tuple(q.options), lo=q.min,
-            hi=q.max or (30 if q.kind == "ktw" else 0), red_flag_options=tuple(q.red_flag_options),
-            next=nxt, stop_if=q.stop_if, stop_template=q.stop_template,
+            id=q.id, kind=q.kind, prompt=q.prompt, lo=q.min, hi=q.max or (30 if q.kind == "ktw" else 0),
+            options=tuple(Option(o.id, o.number, o.label, o.red_flag) for o in q.options), next=nxt, stop_if=q.stop_if, stop_template=q.stop_template,
         )  # fmt: skip
     assert all(q.kind in KINDS for q in questions.values())
     flow = Flow(model.start, questions)
@@ -125,12 +134,26 @@ def _rules(model: TriageModel, flow: Flow, path: Path) -> Rules:
         except ValueError as err:
             raise ConfigError(str(err)) from err
         for atom in when.atoms():
-            if atom.question not in flow.questions:
-                raise ConfigError(f"{where}: unknown question id {atom.question!r}")
+            _check_atom(atom, flow, where)
         rules.append(Rule(r.id, r.outcome, when))
     if missing := set(OUTCOMES) - set(model.outcomes):
         raise ConfigError(f"{path}: key `outcomes`: add {sorted(missing)}")
     return Rules(tuple(rules))
+
+
+def _check_atom(atom: Atom, flow: Flow, where: str) -> None:
+    """A condition names a real question and, for menus, real option ids (a typo never matches)."""
+    q = flow.questions.get(atom.question)
+    if q is None:
+        raise ConfigError(f"{where}: unknown question id {atom.question!r}")
+    if q.kind not in ("single", "multi") or atom.op not in ("eq", "ne", "in", "has_any"):
+        return
+    named = atom.value if isinstance(atom.value, list) else [atom.value]
+    if unknown := [v for v in named if v not in q.option_ids()]:
+        raise ConfigError(
+            f"{where}: {atom.question} has no option {', '.join(map(repr, unknown))}; "
+            f"use one of the option ids in questionnaire.yaml: {', '.join(q.option_ids())}"
+        )
 
 
 def _conditions_in(flow: Flow) -> list[Condition]:
@@ -151,8 +174,7 @@ def load_config(directory: str | Path = "config") -> Config:
     flow = _flow(qmodel, root / "questionnaire.yaml")
     for cond in _conditions_in(flow):
         for atom in cond.atoms():
-            if atom.question not in flow.questions:
-                raise ConfigError(f"{root / 'questionnaire.yaml'}: unknown id {atom.question!r}")
+            _check_atom(atom, flow, str(root / "questionnaire.yaml"))
     rules = _rules(tmodel, flow, root / "triage.yaml")
     keywords = Keywords(
         stop=frozenset(w.lower() for w in kmodel.stop),

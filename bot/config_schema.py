@@ -102,14 +102,20 @@ class Clinic(Model):
         return hhmm(self.quiet_hours.end)
 
 
+class OptionModel(Model):
+    id: StrictStr = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    number: int = Field(ge=0, le=99)
+    label: StrictStr = Field(min_length=1)
+    red_flag: bool = False
+
+
 class QuestionModel(Model):
     id: StrictStr
     kind: Literal["yes_no", "integer", "single", "multi", "ktw"]
     prompt: StrictStr
-    options: list[int] = []
+    options: list[OptionModel] = []
     min: int = 0
     max: int = 0
-    red_flag_options: list[int] = []
     next: StrictStr | list[dict[str, Any]] | None = None
     stop_if: bool | None = None
     stop_template: StrictStr | None = None

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.config import load_config
 from bot.settings import ROOT
 
 
@@ -36,13 +37,41 @@ def test_a_rule_that_lets_a_red_flag_through_is_caught(
 ) -> None:
     triage = cfg / "triage.yaml"
     text = triage.read_text().replace(
-        "{q: red_flags, has_any: [4], reason:", "{q: red_flags, has_any: [9], reason:"
+        "{q: red_flags, has_any: [severe_leg_numb_tight], reason:",
+        "{q: red_flags, has_any: [chest_breathing], reason:",
     )
     triage.write_text(text)
     code, out = run(cfg, capsys)
     assert code == 1
     assert "a red-flag answer reaches exercises" in out
-    assert "'red_flags': [4]" in out
+    assert "'red_flags': ['severe_leg_numb_tight']" in out
+
+
+def test_a_rule_naming_an_unknown_option_fails_at_load(
+    cfg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    triage = cfg / "triage.yaml"
+    triage.write_text(
+        triage.read_text().replace("has_any: [hot_knee_fever]", "has_any: [hot_knee]")
+    )
+    code, out = run(cfg, capsys)
+    assert code == 1
+    assert "red_flags has no option 'hot_knee'" in out
+    assert "hot_knee_fever" in out  # the fix: the ids it could have meant
+
+
+def test_renumbering_a_menu_keeps_triage(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Swapping two options' numbers moves them in the prompt; rules follow the ids."""
+    q = cfg / "questionnaire.yaml"
+    text = q.read_text().replace("number: 1, id: chest_breathing", "number: 9, id: chest_breathing")
+    q.write_text(
+        text.replace("number: 2, id: calf_swollen_warm", "number: 1, id: calf_swollen_warm")
+    )
+    config = load_config(cfg)
+    red_flags = config.playbook.flow.question("red_flags")
+    assert red_flags.parse("9") == ["chest_breathing"]
+    assert config.playbook.rules.evaluate({"red_flags": red_flags.parse("9")}).level == "emergency"  # type: ignore[union-attr]
+    assert red_flags.parse("1") == ["calf_swollen_warm"]
 
 
 def test_no_default_rule_means_paths_without_outcome(
@@ -115,3 +144,15 @@ def test_bad_clinic_values_name_the_key(cfg: Path, capsys: pytest.CaptureFixture
     code, out = run(cfg, capsys)
     assert code == 1
     assert "clinic.yaml: key `time_zone`" in out and "IANA" in out
+
+
+def test_answers_saved_as_menu_numbers_are_read_as_option_ids() -> None:
+    """A conversation stored before options had ids still triages the same."""
+    from bot.settings import ROOT as root
+
+    flow = load_config(root / "config").playbook.flow
+    old = {"red_flags": [2], "mechanical": 1, "location": 3, "age": 40, "injury": False}
+    assert flow.upgrade(old) == {
+        "red_flags": ["calf_swollen_warm"], "mechanical": "locks", "location": "outside_knee",
+        "age": 40, "injury": False,
+    }  # fmt: skip

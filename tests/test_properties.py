@@ -15,7 +15,18 @@ from bot.settings import ROOT
 
 CONFIG: Config = load_config(ROOT / "config")
 NOW = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
-subsets = lambda n: st.lists(st.integers(1, n), unique=True, max_size=n).map(sorted)  # noqa: E731
+FLOW = CONFIG.playbook.flow
+
+
+def subsets(qid: str) -> st.SearchStrategy[list[str]]:
+    ids = FLOW.question(qid).option_ids()
+    return st.lists(st.sampled_from(ids), unique=True, max_size=len(ids))
+
+
+def one_of(qid: str) -> st.SearchStrategy[str]:
+    return st.sampled_from(FLOW.question(qid).option_ids())
+
+
 ktw = st.one_of(
     st.just({"skipped": True}),
     st.builds(
@@ -24,18 +35,24 @@ ktw = st.one_of(
 )
 answer_sets = st.fixed_dictionaries(
     {
-        "consent": st.just(True), "red_flags": subsets(4), "age": st.integers(5, 110),
-        "injury": st.booleans(), "injury_signs": subsets(5), "mechanical": st.integers(0, 2),
-        "systemic": subsets(4), "location": st.integers(1, 7), "pain_rest": st.integers(0, 10),
-        "pain_run": st.integers(0, 10), "settles": st.booleans(), "duration": st.integers(1, 4),
+        "consent": st.just(True), "red_flags": subsets("red_flags"), "age": st.integers(5, 110),
+        "injury": st.booleans(), "injury_signs": subsets("injury_signs"),
+        "mechanical": one_of("mechanical"), "systemic": subsets("systemic"),
+        "location": one_of("location"), "pain_rest": st.integers(0, 10),
+        "pain_run": st.integers(0, 10), "settles": st.booleans(), "duration": one_of("duration"),
         "calf_stiff": st.booleans(), "ktw": ktw,
     }
 )  # fmt: skip
 
 
 def has_red_flag(answers: dict[str, Any]) -> bool:
-    flow = CONFIG.playbook.flow
-    return any(flow.question(q).is_red_flag(v) for q, v in answers.items() if q in flow.questions)
+    return any(FLOW.question(q).is_red_flag(v) for q, v in answers.items() if q in FLOW.questions)
+
+
+def test_the_red_flag_check_is_not_vacuous() -> None:
+    assert has_red_flag({"red_flags": ["calf_swollen_warm"]})
+    assert has_red_flag({"mechanical": "locks"})
+    assert not has_red_flag({"red_flags": [], "mechanical": "gives_way"})
 
 
 @settings(max_examples=400, deadline=None)
@@ -50,13 +67,20 @@ def test_rules_never_give_exercises_to_a_red_flag(answers: dict[str, Any]) -> No
 
 
 def as_text(qid: str, value: Any) -> str:
+    """What a person types for an answer: menu numbers for option ids."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
-        return " ".join(map(str, value)) or "0"
+        return " ".join(str(number_of(qid, v)) for v in value) or "0"
     if isinstance(value, dict):
         return "skip" if value.get("skipped") else f"L {value['left']} R {value['right']}"
+    if isinstance(value, str):
+        return str(number_of(qid, value))
     return str(value)
+
+
+def number_of(qid: str, option_id: str) -> int:
+    return next(o.number for o in FLOW.question(qid).options if o.id == option_id)
 
 
 @settings(max_examples=300, deadline=None)

@@ -115,7 +115,7 @@ def _answer(patient: Patient, q: Question, text: str, book: Playbook, now: datet
         value = q.parse(text[:500])
     except AnswerError as err:
         return _invalid(patient, q, str(err), book, now)
-    answers = {**conv.answers, q.id: value}
+    answers = {**book.flow.upgrade(conv.answers), q.id: value}
     patient = replace(patient, conversation=replace(conv, answers=answers, invalid=0))
     if q.stop_if is not None and value == q.stop_if:
         ended = replace(patient.conversation, step=DECLINED)
@@ -136,13 +136,13 @@ def _answer(patient: Patient, q: Question, text: str, book: Playbook, now: datet
 
 
 def _prompt(q: Question) -> Reply:
-    return Reply(q.prompt, {"question": q.id})
+    return Reply(q.prompt, {"question": q.id, "options": q.menu()})
 
 
 def _invalid(patient: Patient, q: Question, reason: str, book: Playbook, now: datetime) -> Step:
     conv = patient.conversation
     count = conv.invalid + 1
-    context = {"kind": q.kind, "reason": reason, "lo": q.lo, "hi": q.hi, "options": q.options}
+    context = {"kind": q.kind, "reason": reason, "lo": q.lo, "hi": q.hi, "options": q.numbers}
     if count < book.max_invalid:
         moved = replace(patient, conversation=replace(conv, invalid=count))
         return Step(moved, (Reply("reprompt", context),))

@@ -20,31 +20,84 @@ class Branch:
 
 
 @dataclass(frozen=True)
+class Option:
+    """One menu choice: people type its number; answers and rules name its id."""
+
+    id: str
+    number: int
+    label: str
+    red_flag: bool = False
+
+    @property
+    def is_none(self) -> bool:
+        """In a multi-select, number 0 means none of them (stored as an empty list)."""
+        return self.number == 0
+
+
+@dataclass(frozen=True)
 class Question:
     id: str
     kind: str
     prompt: str  # template name
-    options: tuple[int, ...] = ()
+    options: tuple[Option, ...] = ()
     lo: int = 0
     hi: int = 0
-    red_flag_options: tuple[int, ...] = ()
     next: tuple[Branch, ...] = ()
     stop_if: Any = None  # a value that ends the conversation politely (consent = no)
     stop_template: str | None = None
 
+    @property
+    def numbers(self) -> tuple[int, ...]:
+        return tuple(o.number for o in self.options)
+
+    @property
+    def red_flag_options(self) -> tuple[str, ...]:
+        return tuple(o.id for o in self.options if o.red_flag)
+
+    def option_ids(self) -> tuple[str, ...]:
+        """The ids an answer to this question can hold (a multi's none is the empty list)."""
+        skip_none = self.kind == "multi"
+        return tuple(o.id for o in self.options if not (skip_none and o.is_none))
+
+    def by_number(self, number: int) -> Option:
+        return next(o for o in self.options if o.number == number)
+
     def parse(self, text: str) -> Any:
-        return parse_answer(self.kind, text, options=self.options, lo=self.lo, hi=self.hi)
+        value = parse_answer(self.kind, text, options=self.numbers, lo=self.lo, hi=self.hi)
+        if self.kind == "single":
+            return self.by_number(value).id
+        if self.kind == "multi":
+            return [self.by_number(n).id for n in value]
+        return value
 
     def is_red_flag(self, value: Any) -> bool:
         if isinstance(value, list):
             return any(v in self.red_flag_options for v in value)
         return self.kind == "single" and value in self.red_flag_options
 
+    def menu(self) -> list[dict[str, Any]]:
+        """The option list as templates render it (numbers and labels from config)."""
+        return [{"number": o.number, "label": o.label, "id": o.id} for o in self.options]
+
 
 @dataclass(frozen=True)
 class Flow:
     start: str
     questions: Mapping[str, Question] = field(default_factory=dict)
+
+    def upgrade(self, answers: Mapping[str, Any]) -> dict[str, Any]:
+        """Answers saved before options had ids held menu numbers: read them as the ids."""
+        out = dict(answers)
+        for qid, value in answers.items():
+            q = self.questions.get(qid)
+            if q is None or q.kind not in ("single", "multi"):
+                continue
+            known = {o.number: o.id for o in q.options}
+            if isinstance(value, int) and not isinstance(value, bool) and value in known:
+                out[qid] = known[value]
+            elif isinstance(value, list) and any(isinstance(v, int) for v in value):
+                out[qid] = [known.get(v, v) if isinstance(v, int) else v for v in value if v != 0]
+        return out
 
     def question(self, qid: str) -> Question:
         return self.questions[qid]

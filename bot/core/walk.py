@@ -40,9 +40,9 @@ def _domain(q: Question, thresholds: Iterable[float]) -> list[Any]:
     if q.kind == "integer":
         return list(range(q.lo, q.hi + 1))
     if q.kind == "single":
-        return list(q.options)
+        return [o.id for o in q.options]
     if q.kind == "multi":
-        picks = [o for o in q.options if o != 0]
+        picks = list(q.option_ids())
         return [list(c) for n in range(len(picks) + 1) for c in combinations(picks, n)]
     grid = {x / 2 for x in range(0, 2 * q.hi + 1)}
     for t in thresholds:
