@@ -42,7 +42,11 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "pain_first": 6, "pain_last": 3, "outside_hours": False, "moved": True, "ktw_change": 1.5,
     "done_count": 15, "done": True, "check_in_day": "Sunday", "why": "pain_rising",
     "want_time": True, "status": "done", "starts": "tomorrow", "planned": 18,
-    "pain_rising": True, "better": False, "already": False, "held": True,
+    "pain_rising": True, "better": False, "already": False, "held": True, "ended": False,
+    "pain": 8, "intake": 3, "ease_off": True, "activity": "running 5 miles", "paused": False,
+    "again": False, "score": 4, "psfs_first": 3, "psfs_last": 7, "psfs_change": 4,
+    "psfs_words": "a real improvement", "early": False, "reminder_time": "18:00",
+    "reminder_time_text": "6:00 pm", "rest_day": False,
 }  # fmt: skip
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -187,6 +187,8 @@ def load_config(directory: str | Path = "config") -> Config:
         emergency_phrases=tuple(p.lower().replace("'", "") for p in kmodel.emergency_phrases),
     )
     plan_settings = _plan_settings(clinic, emodel.reminder_plan, root / "exercises.yaml")
+    talk = {kind: frozenset(w.lower() for w in words) for kind, words in kmodel.plan_talk.items()}
+    plan_settings = replace(plan_settings, talk=talk)
     playbook = Playbook(
         flow=flow,
         rules=rules,
@@ -222,4 +224,5 @@ def _plan_settings(clinic: Clinic, plan: ReminderPlan, path: Path) -> PlanSettin
         weekdays=tuple(plan.weekdays), check_in_weekday=plan.check_in_weekday,
         time_words=dict(plan.default_time_words),
         questionnaire_expiry=timedelta(hours=clinic.conversation_expiry_hours),
+        **plan.follow_up.model_dump(),
     )  # fmt: skip

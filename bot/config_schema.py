@@ -149,11 +149,24 @@ class Exercise(Model):
     video_url: StrictStr = ""
 
 
+class FollowUp(Model):
+    """When the plan asks staff to follow up (CLINICAL.md, Reminder plan)."""
+
+    pain_alert_at: int = Field(7, ge=0, le=10)
+    pain_rise_alert: int = Field(2, ge=1, le=10)
+    stalled_skips: int = Field(3, ge=1)
+    stalled_silent_days: int = Field(5, ge=1)
+    late_checkin_days: int = Field(2, ge=0, le=6)
+    psfs_real_change: int = Field(3, ge=1, le=10)
+    psfs_mcid: int = Field(2, ge=1, le=10)
+
+
 class ReminderPlan(Model):
     days: int = Field(21, ge=1, le=120)
     weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1)
     check_in_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "sun"
     default_time_words: dict[StrictStr, StrictStr] = {}
+    follow_up: FollowUp = FollowUp()
 
 
 class ExercisesModel(Model):
@@ -169,4 +182,7 @@ class KeywordsModel(Model):
     restart: list[StrictStr]
     human: list[StrictStr]
     plan: list[StrictStr] = []
+    plan_talk: dict[
+        Literal["program", "question", "sore", "better", "thanks"], list[StrictStr]
+    ] = {}
     emergency_phrases: list[StrictStr] = []

@@ -9,9 +9,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Protocol
 
 from bot import keys, outbox
-from bot.alerts import address
-from bot.core.model import Patient, Step
-from bot.core.plan import ACTIVE, Due, Plan, PlanSettings, reminder_due
+from bot.alerts import Alerts, address
+from bot.core.model import Alert, Patient, Step
+from bot.core.plan import ACTIVE, Due, Plan, PlanSettings
+from bot.core.plan_due import reminder_due
 from bot.core.times import local_instant
 from bot.privacy import mask
 from bot.render import Renderer
@@ -73,7 +74,8 @@ class Reminders:
     """The use cases: sync a patient's job after a change, fire a job, catch up on start."""
 
     def __init__(self, store: Store, renderer: Renderer, settings: PlanSettings, jobs: Jobs,
-                 clock: Callable[[], datetime]) -> None:  # fmt: skip
+                 clock: Callable[[], datetime], alerts: Alerts | None = None) -> None:  # fmt: skip
+        self.alerts = alerts  # for the staff flag a stalled plan raises
         self.store = store
         self.renderer = renderer
         self.settings = settings
@@ -130,6 +132,11 @@ class Reminders:
         # A backlog or retry must never deliver it in quiet hours: past today's end it is dropped.
         zone = Plan.from_json(patient.plan or {}).zone
         deadline = local_instant(due.local_date, self.settings.quiet_end, zone).timestamp() + 59
+        for effect in due.step.effects:
+            if isinstance(effect, Alert) and self.alerts is not None:
+                ref = self.alerts.queue_create(pipe, level=effect.level, rule=effect.rule,
+                                               phone=patient.phone, channel="sms", now=now)  # fmt: skip
+                log.info("alert %s (%s) raised for %s", ref, effect.level, mask(patient.phone))
         for index, body in enumerate(self._texts(due.step)):
             message_id = f"reminder:{patient_id}:{day}:{due.kind}:{index}"
             outbox.queue(pipe, message_id=message_id, to=to, body=body, kind="reminder",
@@ -137,7 +144,7 @@ class Reminders:
         return due
 
     def _texts(self, step: Step) -> list[str]:
-        return [text for reply in step.replies for text in self.renderer.reply(reply)]
+        return self.renderer.messages(step.replies)
 
     # --- when a worker becomes the scheduler ---
     def catch_up(self, now: datetime) -> int:

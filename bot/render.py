@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ GSM7_BASIC = (
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
+MAX_BODY = 1600  # Twilio's limit for one message body
 GSM7_EXTENDED = "^{}\\[~]|€\f"
 _GSM = frozenset(GSM7_BASIC) | frozenset(GSM7_EXTENDED)
 _TO_GSM = str.maketrans(
@@ -98,6 +99,23 @@ class Renderer:
         """A template's messages: a line of `===` in a template starts another message."""
         text = self.render(template, context, channel)
         return [part.strip() for part in text.split("\n===\n") if part.strip()]
+
+    def messages(self, replies: Iterable[Reply], channel: str = "sms") -> list[str]:
+        """One step's replies as the messages to send. By SMS they go as one message (up to
+        Twilio's 1,600 characters), because Twilio does not keep the order of several messages;
+        a part that repeats an earlier one is dropped. The web chat shows each as a bubble."""
+        parts: list[str] = []
+        for reply in replies:
+            parts.extend(p for p in self.reply(reply, channel) if p not in parts)
+        if channel == "web":
+            return parts
+        joined: list[str] = []
+        for part in parts:
+            if joined and len(joined[-1]) + 2 + len(part) <= MAX_BODY:
+                joined[-1] += "\n\n" + part
+            else:
+                joined.append(part)
+        return joined
 
     def names(self, channel: str = "sms") -> list[str]:
         folder = "chat" if channel == "web" else "sms"

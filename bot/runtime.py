@@ -75,6 +75,6 @@ def build(settings: Settings, *, client: redis.Redis | None = None, clock: Clock
     service = Service(config, store, renderer, alerts, staff_numbers)
     clock = clock or system_clock
     jobs = JobBook(job_store(client, embedded=settings.embedded))
-    reminders = Reminders(store, renderer, config.plan, jobs, clock)
+    reminders = Reminders(store, renderer, config.plan, jobs, clock, alerts)
     service.after_change.append(reminders.sync)
     return Runtime(settings, config, client, store, renderer, alerts, service, clock, reminders)

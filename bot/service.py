@@ -107,10 +107,7 @@ class Service:
 
     def _texts(self, step: Step) -> list[str]:
         channel = "web" if step.patient.phone.startswith("web:") else "sms"
-        texts: list[str] = []
-        for reply in step.replies:
-            texts.extend(self.renderer.reply(reply, channel))
-        return texts
+        return self.renderer.messages(step.replies, channel)
 
     def _queue_effects(self, pipe: Writes, step: Step, now: datetime) -> None:
         patient = step.patient
@@ -175,7 +172,7 @@ class Service:
             offer = Conversation(step=REMINDER_OFFER, answers=dict(invite.answers), started_at=now,
                                  last_at=now, outcome="exercises", channel="sms")  # fmt: skip
             self.store.queue_save(pipe, replace(patient, conversation=offer))
-            body = self.renderer.render("sms_reminder_invite", {})
+            body = self.renderer.render("sms_reminder_invite", dict(invite.answers))
             outbox.queue(pipe, message_id=f"invite:{web_key}:{digest(invite.number)}", to=invite.number,
                          body=body, kind="notice")  # fmt: skip
 

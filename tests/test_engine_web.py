@@ -84,12 +84,17 @@ def test_web_reminders_are_confirmed_by_sms_from_that_number(runtime: Any) -> No
         in service.handle_inbound(web, Inbound("soon", "web"), now).replies[0]
     )
     replies = service.handle_inbound(web, Inbound("949 555 0188", "web"), now).replies
-    assert "We've texted +19495550188" in replies[0]
+    assert "What time should we text you" in replies[0]  # the time is asked once, on the web
+    replies = service.handle_inbound(web, Inbound("6:30pm", "web"), now).replies
+    assert "We've texted +19495550188" in replies[0] and "6:30 pm" in replies[0]
     invite = [f for _, f in runtime.redis.xrange(keys.OUTBOX) if f["to"] == "+19495550188"]
-    assert len(invite) == 1 and "Reply a time like 7am" in invite[0]["body"]
-    # The person answers the text from their phone: that is the opt-in.
-    replies = service.handle_inbound("+19495550188", Inbound("6:30pm"), now).replies
-    assert "6:30 pm" in replies[0]
+    assert len(invite) == 1 and "at 6:30 pm" in invite[0]["body"] and "YES" in invite[0]["body"]
+    # The person answers the text from their phone: that is the opt-in; no time asked again,
+    # and the program comes by text, in the same message as the confirmation.
+    replies = service.handle_inbound("+19495550188", Inbound("yes"), now).replies
+    assert len(replies) == 1
+    assert "6:30 pm" in replies[0] and "Calf release" in replies[0]
+    assert replies[0].index("Calf release") < replies[0].index("You're set")
     assert runtime.store.load("+19495550188").plan["status"] == "active"
     assert runtime.store.load(web).plan is None
 

@@ -30,8 +30,8 @@ from bot.core.plan import (
     due_local_dates,
     next_due,
     release_hold,
-    reminder_due,
 )
+from bot.core.plan_due import reminder_due
 from bot.core.plan_replies import plan_replies as core_plan_replies
 
 LA, NY = "America/Los_Angeles", "America/New_York"
@@ -108,10 +108,14 @@ class Phone:
 MONDAY_NOON = local(LA, 2026, 3, 2, 12)  # a Monday
 
 
-def enrolled(at: str = "7pm", now: datetime = MONDAY_NOON, **answers: Any) -> Phone:
+def enrolled(at: str = "7pm", now: datetime = MONDAY_NOON, psfs: tuple[str, ...] = ("skip",),
+             **answers: Any) -> Phone:  # fmt: skip
+    """Enrolled at `at`; the PSFS question after enrolment answered with `psfs` (SKIP)."""
     phone = Phone(answers={"pain_run": 4, "ktw": {"left": 8.0, "right": 11.0}} | answers)
     phone.send(at, now)
-    assert phone.templates == ["plan_enrolled"], phone.texts
+    assert phone.templates == ["plan_enrolled", "plan_psfs_activity"], phone.texts
+    for text in psfs:
+        phone.send(text, now)
     return phone
 
 
@@ -130,11 +134,14 @@ def enrolled(at: str = "7pm", now: datetime = MONDAY_NOON, **answers: Any) -> Ph
         ("21:00", "21:00"),
         ("6am", "08:00"),  # early morning moves to the start of the sending window
         ("7", "08:00"),
+        ("10pm", "21:00"),  # outside the window: the nearest allowed time
+        ("midnight", "21:00"),
+        ("3am", "08:00"),
     ],
 )
 def test_a_time_enrols(text: str, stored: str) -> None:
     phone = Phone().send(text, MONDAY_NOON)
-    assert phone.templates == ["plan_enrolled"]
+    assert phone.templates == ["plan_enrolled", "plan_psfs_activity"]
     assert phone.patient.plan is not None and phone.patient.plan["time"] == stored
     assert phone.patient.conversation.step == DONE
     assert phone.plan.status == ACTIVE and phone.plan.days == 21
@@ -149,9 +156,6 @@ def test_a_time_enrols(text: str, stored: str) -> None:
         ("skip", "plan_declined", DONE),
         ("yes", "plan_offer_reprompt", REMINDER_OFFER),
         ("banana", "plan_offer_reprompt", REMINDER_OFFER),
-        ("10pm", "plan_offer_reprompt", REMINDER_OFFER),  # after quiet_end: rejected
-        ("midnight", "plan_offer_reprompt", REMINDER_OFFER),
-        ("3am", "plan_offer_reprompt", REMINDER_OFFER),
         ("time", "plan_offer_reprompt", REMINDER_OFFER),
     ],
 )
@@ -162,13 +166,13 @@ def test_offer_replies_that_do_not_enrol(text: str, template: str, step: str) ->
     assert phone.patient.conversation.step == step
 
 
-def test_late_time_reprompt_names_the_window() -> None:
-    phone = Phone().send("10pm", MONDAY_NOON)
-    assert "8:00 am" in phone.last and "9:00 pm" in phone.last
+def test_late_time_gets_the_nearest_allowed_time_and_how_to_change_it() -> None:
+    text = Phone().send("11pm", MONDAY_NOON).texts[0]
+    assert "9:00 pm" in text and "latest" in text and "8:00 am" in text and "TIME" in text
 
 
 def test_confirmation_names_time_days_zone_and_commands() -> None:
-    text = enrolled("7pm").last
+    text = Phone().send("7pm", MONDAY_NOON).texts[0]
     for part in ("7:00 pm", "Pacific time", "Mon-Sat", "21 days", "Sunday", "today"):
         assert part in text
     for word in ("TIME 6pm", "ZONE", "PAUSE", "STOP"):
@@ -176,7 +180,7 @@ def test_confirmation_names_time_days_zone_and_commands() -> None:
 
 
 def test_early_time_confirmation_says_it_moved() -> None:
-    text = enrolled("6am").last
+    text = Phone().send("6am", MONDAY_NOON).texts[0]
     assert "8:00 am" in text and "earliest" in text and "tomorrow" in text
 
 
@@ -219,7 +223,7 @@ def test_done_and_skip_log_todays_local_date() -> None:
     phone.due(local(LA, 2026, 3, 2, 19))
     phone.send("DONE", local(LA, 2026, 3, 2, 19, 30))
     assert phone.plan.log == {"2026-03-02": "done"}
-    assert "1 day done" in phone.last
+    assert "1 of 18 exercise days done" in phone.last
     phone.send("skip", local(LA, 2026, 3, 3, 19, 30))
     assert phone.plan.log["2026-03-03"] == "skipped"
     assert "Skipped" in phone.last
@@ -250,7 +254,7 @@ def test_pause_and_resume() -> None:
         (["time 7:15am"], "08:00", "plan_time_set"),  # moved to the window start
         (["TIME", "6:30pm"], "18:30", "plan_time_set"),
         (["TIME", "evening"], "18:00", "plan_time_set"),
-        (["TIME 11pm"], "19:00", "plan_reprompt"),
+        (["TIME 11pm"], "21:00", "plan_time_set"),  # the nearest allowed time
         (["TIME", "banana"], "19:00", "plan_reprompt"),
         (["TIME", "banana", "pear", "apple"], "19:00", "plan_no_change"),
     ],
@@ -412,34 +416,23 @@ def test_red_flag_at_checkin_alerts_and_pauses(flags: str, level: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("pains", "alert_at"),
-    [
-        (("6", "6"), 1),  # baseline 4: up 2 at two check-ins in a row
-        (("7", "6", "9"), 1),
-        (("6", "5", "6"), None),  # up 2, up 1, up 2: not in a row
-        (("5", "6", "6"), 2),
-        (("6", "5", "4"), None),
-        (("5", "5", "5"), None),
-        (("2", "6", "7"), 2),
-    ],
-)
-def test_pain_rising_twice_alerts_once(pains: tuple[str, ...], alert_at: int | None) -> None:
-    phone = enrolled("7pm", pain_run=4, ktw={"skipped": True})
-    seen: list[int] = []
-    for i, pain in enumerate(pains):
-        checkin(phone, SUNDAYS[i], pain, "0")
-        if phone.alerts:
-            assert phone.alerts == [Alert("callback", "checkin_pain_rising")]
-            assert phone.templates[0] == "plan_offer_call" and "CALL" in phone.texts[0]
-            seen.append(i)
-    assert seen == ([] if alert_at is None else [alert_at])
-
-
-def test_pain_rising_without_a_triage_baseline_uses_the_first_checkin() -> None:
-    phone = enrolled("7pm", pain_run=None, ktw={"skipped": True})
-    for i, pain in enumerate(("3", "5", "5")):
-        checkin(phone, SUNDAYS[i], pain, "0")
-    assert phone.alerts == [Alert("callback", "checkin_pain_rising")]
+    ("intake", "pain", "why"),
+    [(4, "7", "high"), (3, "9", "high"), (4, "6", "rising"), (None, "6", None), (4, "5", None),
+     (None, "8", "high"), (6, "6", None)],
+)  # fmt: skip
+def test_high_or_rising_checkin_pain_advises_and_asks_for_a_call(
+    intake: int | None, pain: str, why: str | None
+) -> None:
+    phone = enrolled("7pm", pain_run=intake, ktw={"skipped": True})
+    checkin(phone, SUNDAYS[0], pain, "0")
+    if why is None:
+        assert phone.alerts == [] and phone.templates == ["plan_checkin_thanks"]
+        return
+    assert phone.alerts == [Alert("priority_call", "checkin_pain_high")]
+    assert phone.templates == ["plan_checkin_pain_high"]
+    assert "ease off" in phone.texts[0] and "5/10" in phone.texts[0]
+    assert phone.plan.status == ACTIVE  # nothing is paused
+    assert "Keep going" not in " ".join(phone.texts)
 
 
 @pytest.mark.parametrize(

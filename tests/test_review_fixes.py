@@ -14,7 +14,8 @@ from bot.config import Config
 from bot.core.answers import keyword_of, parse_yes_no
 from bot.core.engine import advance
 from bot.core.model import Alert, Inbound, Patient
-from bot.core.plan import Plan, reminder_due
+from bot.core.plan import Plan
+from bot.core.plan_due import reminder_due
 from bot.errors import AnswerError
 from bot.runtime import Runtime
 from bot.settings import Settings

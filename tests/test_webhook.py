@@ -44,7 +44,7 @@ def test_exercises_outcome_sends_the_program_and_offers_reminders(
         assert name in said
     assert "3 rounds of 60 s per calf" in said
     assert "(949) 409-1339" in said  # no video URL configured yet: the phone instead
-    assert "Reply a time like 7am" in phone.last_reply and "NO" in phone.last_reply
+    assert "Reply a time like 8am" in phone.last_reply and "NO" in phone.last_reply
     assert staff_messages(runtime) == []  # exercises raise no alert
 
 

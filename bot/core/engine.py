@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from bot.core.answers import clean, keyword_of, normalize
+from bot.core.answers import clean, keyword_of
 from bot.core.escalation import callback_reply, raise_alert, web_offer
 from bot.core.flow import END, Question
 from bot.core.model import (
@@ -62,7 +62,7 @@ def advance(patient: Patient, inbound: Inbound, book: Playbook, now: datetime) -
         if conv.in_questionnaire and fresh and asked is not None:
             return Step(patient, (Reply("help"), _prompt(asked)))
         return Step(patient, (Reply("help"),))
-    conv, expired = _current(patient.conversation, book, now)
+    conv, expired = _current(patient, book, now)
     patient = replace(patient, conversation=replace(conv, last_at=now, channel=inbound.channel))
     lead = (Reply("expired"),) if expired else ()
     if patient.conversation.held and (step := callback_reply(patient, text, word, book)):
@@ -79,19 +79,28 @@ def advance(patient: Patient, inbound: Inbound, book: Playbook, now: datetime) -
         return _answer(patient, book.flow.question(conv.step or ""), text, book, now)
     if conv.step == REMINDER_OFFER and patient.phone.startswith("web:"):
         return web_offer(patient, text, word, book).then_before(lead)
-    first = (normalize(text).split() or [""])[0]
-    plan_word = word in kw.plan or (patient.plan is not None and first in kw.plan)
-    if conv.step == REMINDER_OFFER or plan_word or (patient.plan or {}).get("awaiting"):
+    if plan_owns(patient, word, book):
         return book.plan_replies(patient, word, text, now).then_before(lead)
     if conv.step is None:
         return _greet(patient, book, now, lead)
     return Step(patient, (*lead, Reply("after_done", {"outcome": conv.outcome})))
 
 
-def _current(conv: Conversation, book: Playbook, now: datetime) -> tuple[Conversation, bool]:
-    """The conversation, or a fresh one when it went silent for longer than the expiry."""
+def plan_owns(patient: Patient, word: str | None, book: Playbook) -> bool:
+    """Routing guard: a patient with a plan (any status), or offered one, is answered by the plan
+    for everything outside a questionnaire; a plan word without a plan gets "no plan"."""
+    step = patient.conversation.step
+    return patient.plan is not None or step == REMINDER_OFFER or word in book.keywords.plan
+
+
+def _current(patient: Patient, book: Playbook, now: datetime) -> tuple[Conversation, bool]:
+    """The conversation, or a fresh one when it went silent for longer than the expiry. The
+    expiry ends a silent questionnaire only: a patient with a plan stays on the plan."""
+    conv = patient.conversation
     if conv.step is None or conv.last_at is None or now - conv.last_at <= book.expiry:
         return conv, False
+    if patient.plan is not None:
+        return (replace(conv, step=DONE, invalid=0) if conv.in_questionnaire else conv), False
     return Conversation(), conv.in_questionnaire
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 import phonenumbers
 
+from bot.core import times
 from bot.core.model import DONE, Alert, InvitePlan, Patient, Playbook, Reply, Step
+from bot.errors import AnswerError
 
 ALERT_REPEAT = timedelta(hours=1)  # the same kind of alert again after this is a new alert
 
@@ -60,26 +63,51 @@ def callback_reply(patient: Patient, text: str, word: str | None, book: Playbook
 
 
 def web_offer(patient: Patient, text: str, word: str | None, book: Playbook) -> Step:
-    """On the web, reminders go by SMS: ask for the number, then that number opts in by text."""
+    """On the web, reminders go by SMS: ask for the number and the time (once), then that number
+    opts in by replying YES to our text."""
     conv = patient.conversation
     if word in ("no", "nope", "n", "nah"):
         return Step(
             replace(patient, conversation=replace(conv, step=DONE)), (Reply("plan_declined"),)
         )
-    number = callback_number(text, book.default_region)
+    typed, rest = _number_and_rest(text, book.default_region)
+    number = typed or conv.callback
     if (
         number is None
         or phonenumbers.region_code_for_number(phonenumbers.parse(number)) != book.default_region
     ):  # reminders are texted only to numbers in the clinic's country
         return Step(patient, (Reply("web_reminder_offer_reprompt"),))
+    try:
+        at = times.parse_time_of_day(rest, {}) if rest.strip() else None
+    except AnswerError:
+        at = None
+    if at is None:
+        asked = replace(conv, callback=number)
+        return Step(replace(patient, conversation=asked), (Reply("web_reminder_ask_time"),))
     done = replace(conv, step=DONE, callback=conv.callback or number)
     # No health answers go to that number's record until its owner opts in by text.
-    invite = InvitePlan(number, {})
+    when = {"reminder_time": times.hhmm(at), "reminder_time_text": times.describe_time(at),
+            "web_invite": True}  # fmt: skip
     return Step(
         replace(patient, conversation=done),
-        (Reply("web_reminders_texted", {"number": number}),),
-        (invite,),
+        (Reply("web_reminders_texted", {"number": number, "time": when["reminder_time_text"]}),),
+        (InvitePlan(number, when),),
     )
+
+
+_PHONE_LIKE = re.compile(r"\+?\(?\d[\d\s().-]{5,}\d")
+
+
+def _number_and_rest(text: str, region: str) -> tuple[str | None, str]:
+    """A phone number typed anywhere in the text, and the text without it ('949 555 0123 at
+    6pm' -> '+19495550123', 'at 6pm')."""
+    if (number := callback_number(text, region)) is not None:
+        return number, ""
+    for match in _PHONE_LIKE.finditer(text):
+        if (number := callback_number(match.group(), region)) is not None:
+            rest = (text[: match.start()] + " " + text[match.end() :]).replace(" at ", " ")
+            return number, rest.strip()
+    return None, text
 
 
 def callback_number(text: str, region: str) -> str | None:

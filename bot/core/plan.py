@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from bot.core import answers, times
+from bot.core import times
 from bot.core.model import Effect, Patient, Reply, Step
 from bot.core.times import WEEKDAYS, local_date
 
@@ -15,13 +15,18 @@ ACTIVE, PAUSED, ENDED = "active", "paused", "ended"
 REMINDER, CHECKIN, END = "reminder", "checkin", "end"
 ASK_TIME, ASK_ZONE = "time", "zone"
 CHECKIN_PAIN, CHECKIN_FLAGS, CHECKIN_KTW = "checkin_pain", "checkin_flags", "checkin_ktw"
-STAYS_OPEN = frozenset({CHECKIN_FLAGS})  # a late red-flag answer must count; SKIP stays SKIP
+PSFS_ACTIVITY, PSFS_BASELINE = "psfs_activity", "psfs_baseline"
+PSFS_WEEKLY, PSFS_FINAL = "psfs_weekly", "psfs_final"
+# Check-in questions stay open past the next reminder (a late answer still counts); knee-to-wall
+# does not, so that SKIP to the next reminder stays a SKIP.
+STAYS_OPEN = frozenset({CHECKIN_PAIN, CHECKIN_FLAGS, PSFS_WEEKLY})
 COMMANDS = ("done", "skip", "pause", "resume", "time", "zone")
 DECLINE_WORDS = frozenset(("skip", "later", "pass", "not now", "no thanks", "no thank you"))
 FLAG_OPTIONS = range(6)  # the red_flags list plus 5 = numbness; 0 none
 EMERGENCY_FLAGS = frozenset((1, 4))  # chest pain/breathing, severe leg pain: 911
 RED_FLAG_RULE = "checkin_red_flag"
-PAIN_RISING_RULE = "checkin_pain_rising"
+PAIN_RULE = "checkin_pain_high"
+STALLED_RULE = "plan_stalled"
 UNCLEAR_RULE = "checkin_unclear"
 MEANINGFUL_PAIN, MEANINGFUL_KTW_CM = 2, 2.0  # Farrar 2001; knee-to-wall MDC about 2 cm
 TEMPLATES = (
@@ -30,7 +35,10 @@ TEMPLATES = (
     "plan_paused", "plan_resumed", "plan_resume_held", "plan_over", "plan_help", "plan_reprompt",
     "plan_no_change", "plan_checkin", "plan_checkin_flags", "plan_checkin_ktw",
     "plan_checkin_thanks", "plan_checkin_emergency", "plan_checkin_urgent",
-    "plan_checkin_unclear", "plan_offer_call", "plan_end", "no_plan",
+    "plan_checkin_unclear", "plan_offer_call", "plan_end", "no_plan", "plan_checkin_pain_high",
+    "plan_nudge", "plan_psfs_activity", "plan_psfs_score", "plan_psfs_noted", "plan_psfs_final",
+    "plan_program", "plan_ack", "plan_question", "plan_sore", "plan_paused_note", "plan_held",
+    "web_reminder_ask_time",
 )  # fmt: skip
 
 
@@ -48,8 +56,17 @@ class PlanSettings:
     time_words: Mapping[str, str] = field(default_factory=dict)
     ktw_from_day: int = 14  # the first check-in from this day (week 3) repeats knee-to-wall
     max_invalid: int = 3
-    early_from: time = time(5)  # a chosen time from here up to quiet_start moves to quiet_start
     questionnaire_expiry: timedelta = timedelta(hours=24)  # a silent questionnaire stops holding
+    pain_alert_at: int = 7  # check-in run pain at or above this: ease off + priority_call
+    pain_rise_alert: int = 2  # ... or this much above the intake's run pain
+    stalled_skips: int = 3  # SKIPs in a row that count as stalled
+    stalled_silent_days: int = 5  # days without any reply that count as stalled
+    late_checkin_days: int = 2  # a check-in answer this many days late still counts
+    psfs_real_change: int = 3  # one activity: beyond measurement error (Stratford 1995)
+    psfs_mcid: int = 2  # minimal clinically important difference (Horn 2012)
+    # Word lists for free text on a plan (keywords.yaml plan_talk): program, question, sore,
+    # better, thanks.
+    talk: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,7 +79,7 @@ class Plan:
     check_in_weekday: str
     status: str = ACTIVE
     log: Mapping[str, str] = field(default_factory=dict)  # ISO local date -> done/skipped/no_reply
-    checkins: tuple[tuple[str, int], ...] = ()  # (ISO local date, pain during runs 0-10)
+    checkins: tuple[tuple[str, int], ...] = ()  # (check-in's ISO local date, run pain 0-10)
     baseline_pain: int | None = None  # pain_run at triage
     baseline_ktw: float | None = None  # the more limited side at triage, cm
     ktw: Mapping[str, Any] | None = None  # the week-3 knee-to-wall answer
@@ -73,6 +90,10 @@ class Plan:
     last_kind: str | None = None
     hold: str | None = None  # "red_flag": RESUME waits until staff clear it
     alerted: tuple[str, ...] = ()
+    checkin_date: str | None = None  # the check-in (ISO local date) the open questions answer
+    psfs_activity: str | None = None  # PSFS: the activity the knee limits, in their words
+    psfs: tuple[tuple[str, str, int], ...] = ()  # (baseline|weekly|final, ISO date, 0-10)
+    stalled_at: str | None = None  # when the last stalled nudge went out (ISO instant)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +106,9 @@ class Plan:
             "pending_pain": self.pending_pain, "invalid": self.invalid,
             "last_sent_local_date": None if self.last_sent is None else self.last_sent.isoformat(),
             "last_sent_kind": self.last_kind, "hold": self.hold, "alerted": list(self.alerted),
+            "checkin_date": self.checkin_date, "psfs_activity": self.psfs_activity,
+            "psfs": [{"kind": k, "date": d, "score": v} for k, d, v in self.psfs],
+            "stalled_at": self.stalled_at,
         }  # fmt: skip
 
     @classmethod
@@ -101,7 +125,10 @@ class Plan:
             pending_pain=data.get("pending_pain"), invalid=int(data.get("invalid", 0)),
             last_sent=None if sent is None else date.fromisoformat(sent),
             last_kind=data.get("last_sent_kind"), hold=data.get("hold"),
-            alerted=tuple(data.get("alerted") or ()),
+            alerted=tuple(data.get("alerted") or ()), checkin_date=data.get("checkin_date"),
+            psfs_activity=data.get("psfs_activity"),
+            psfs=tuple((p["kind"], p["date"], int(p["score"])) for p in data.get("psfs") or ()),
+            stalled_at=data.get("stalled_at"),
         )  # fmt: skip
 
 
@@ -163,67 +190,15 @@ def due_local_dates(plan: Plan) -> list[tuple[date, str]]:
     return [(d, k) for d in days if (k := kind_on(plan, d)) is not None]
 
 
-def reminder_due(patient: Patient, now: datetime, *, settings: PlanSettings) -> Due:
-    """What to send when the scheduler fires for this patient at `now`."""
-    if patient.opted_out or not patient.plan:
-        return Due(Step(patient), reason="opted_out" if patient.opted_out else "no_plan")
-    plan = Plan.from_json(patient.plan)
-    today = local_date(now, plan.zone)
-    kind = kind_on(plan, today)
-    reason = _not_sendable(plan, today, now, settings)
-    if reason or kind is None:
-        return Due(Step(patient), reason=reason or "not_due")
-    conv = patient.conversation
-    abandoned = conv.last_at is not None and now - conv.last_at > settings.questionnaire_expiry
-    if conv.in_questionnaire and not abandoned:
-        return Due(Step(patient), kind, today, wait=True, reason="busy")
-    plan = replace(_close_unanswered(plan), last_sent=today, last_kind=kind)
-    # An unanswered red-flag question stays open (a late answer must still count, one message a
-    # day still holds); other open questions (pain, knee-to-wall, TIME, ZONE) are dropped.
-    pending = plan.awaiting if plan.awaiting in STAYS_OPEN else None
-    plan = replace(plan, awaiting=pending, pending_pain=plan.pending_pain if pending else None,
-                   invalid=0)  # fmt: skip
-    if kind == CHECKIN:
-        step = save(patient, replace(plan, awaiting=CHECKIN_PAIN), Reply("plan_checkin"))
-    elif kind == END:
-        step = save(patient, replace(plan, status=ENDED), Reply("plan_end", summary(plan)))
-    else:
-        context = {"day": (today - plan.start).days + 1, "days": plan.days}
-        step = save(patient, plan, Reply("reminder", context))
-    return Due(step, kind, today)
+def exercise_days(plan: Plan) -> list[date]:
+    """The plan's exercise days: the days a reminder goes out. The reminder's "day N of M" and
+    the end summary's "N of M exercise days" both count these."""
+    return [d for d, kind in due_local_dates(plan) if kind == REMINDER]
 
 
-def _not_sendable(plan: Plan, today: date, now: datetime, settings: PlanSettings) -> str:
-    at = send_instant(plan, today, settings)
-    if plan.status != ACTIVE:
-        return plan.status
-    if plan.last_sent is not None and plan.last_sent >= today:
-        return "sent"
-    # To the minute: a 21:00 reminder fired a few milliseconds late is still a 21:00 reminder.
-    late = times.local_time(now, plan.zone).replace(second=0, microsecond=0) > settings.quiet_end
-    if at is None or late:
-        return "quiet"
-    return "not_due" if now < at else ""
-
-
-def _close_unanswered(plan: Plan) -> Plan:
-    """The previous reminder got neither DONE nor SKIP: log it as no_reply."""
-    if plan.last_kind != REMINDER or plan.last_sent is None:
-        return plan
-    day = plan.last_sent.isoformat()
-    return plan if day in plan.log else replace(plan, log={**plan.log, day: "no_reply"})
-
-
-def summary(plan: Plan) -> dict[str, Any]:
-    """End of plan: exercise days done of planned, pain first vs last, knee-to-wall change."""
-    planned = [d for d, _ in due_local_dates(plan) if WEEKDAYS[d.weekday()] in plan.weekdays]
-    planned = [d for d in planned if (d - plan.start).days < plan.days]
-    done = sum(1 for d in planned if plan.log.get(d.isoformat()) == "done")
-    first, last, change = pain_reference(plan), last_pain(plan), ktw_change(plan)
-    pain_better = first is not None and last is not None and first - last >= MEANINGFUL_PAIN
-    better = pain_better or (change is not None and change >= MEANINGFUL_KTW_CM)
-    return {"done": done, "planned": len(planned), "pain_first": first, "pain_last": last,
-            "ktw_change": change, "better": better, "days": plan.days}  # fmt: skip
+def done_count(plan: Plan) -> int:
+    """Exercise days logged DONE: never more than the plan's exercise days."""
+    return sum(1 for d in exercise_days(plan) if plan.log.get(d.isoformat()) == "done")
 
 
 def hold_for_red_flag(plan_json: Mapping[str, Any]) -> dict[str, Any]:
@@ -241,40 +216,6 @@ def release_hold(patient: Patient) -> Patient:
     if not patient.plan:
         return patient
     return replace(patient, plan=replace(Plan.from_json(patient.plan), hold=None).to_json())
-
-
-# --- pain and knee-to-wall ---------------------------------------------------------------------
-
-
-def pain_reference(plan: Plan) -> int | None:
-    """Where pain started: pain during runs at triage, else the first check-in."""
-    if plan.baseline_pain is not None:
-        return plan.baseline_pain
-    return plan.checkins[0][1] if plan.checkins else None
-
-
-def _later_pains(plan: Plan) -> list[int]:
-    pains = [p for _, p in plan.checkins]
-    return pains if plan.baseline_pain is not None else pains[1:]
-
-
-def last_pain(plan: Plan) -> int | None:
-    later = _later_pains(plan)
-    return later[-1] if later else None
-
-
-def pain_rising(plan: Plan) -> bool:
-    """Pain up 2 or more from where it started at each of the last two check-ins."""
-    ref, later = pain_reference(plan), _later_pains(plan)
-    return ref is not None and len(later) >= 2 and min(later[-2:]) - ref >= MEANINGFUL_PAIN
-
-
-def ktw_change(plan: Plan) -> float | None:
-    """cm gained on the more limited side since triage; None when either test was skipped."""
-    now = answers.ktw_fields(plan.ktw) if plan.ktw is not None else None
-    if now is None or plan.baseline_ktw is None:
-        return None
-    return round(now["min"] - plan.baseline_ktw, 1)
 
 
 def save(patient: Patient, plan: Plan, *replies: Reply, effects: tuple[Effect, ...] = ()) -> Step:
