@@ -34,6 +34,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_triage(args: argparse.Namespace) -> int:
     from bot.config import load_config
+    from bot.core.triage import missing_answers
 
     config = load_config(_settings(args).config_dir)
     try:
@@ -59,6 +60,10 @@ def cmd_triage(args: argparse.Namespace) -> int:
         except AnswerError as err:
             print(f"error: {qid}: cannot understand {text!r} ({err})", file=sys.stderr)
             return 2
+    if missing := missing_answers(flow, config.playbook.rules, answers):
+        print(f"error: the rules need answers to {', '.join(missing)}; add them to "
+              f"{args.answers} (questions not asked on this path are left out)", file=sys.stderr)  # fmt: skip
+        return 2
     outcome = config.playbook.rules.evaluate(answers)
     if outcome is None:
         print("error: no triage rule matched; run `bot check-config`", file=sys.stderr)

@@ -110,3 +110,33 @@ def test_chat_script_replays_a_transcript(tmp_path: Path, settings: Settings) ->
     assert "you> hi" in text and "call 911 now" in text
     assert text.count("[SMS to staff ...0101]") == 2  # the alert and its re-send after 10 min
     assert "Unclaimed alerts:" in text
+
+
+@pytest.mark.parametrize(
+    ("answers", "named"),
+    [({}, "red_flags, age, injury, mechanical, systemic, location, pain_rest, pain_run, settles, "
+          "duration, calf_stiff, ktw"),
+     ({**dict(EXERCISES_PATH[:7])}, "pain_rest, pain_run, settles, duration, calf_stiff, ktw"),
+     ({k: v for k, v in EXERCISES_PATH if k != "injury"}, "injury")],
+)  # fmt: skip
+def test_triage_refuses_answers_the_rules_need_naming_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], answers: dict[str, str], named: str
+) -> None:
+    code, out, err = triage(tmp_path, capsys, answers)
+    assert code == 2 and out == ""
+    assert f"the rules need answers to {named};" in err
+
+
+def test_triage_outcome_claims_only_what_was_measured(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    skipped = {**dict(EXERCISES_PATH), "ktw": "skip", "calf_stiff": "yes"}
+    code, out, _ = triage(tmp_path, capsys, skipped)
+    reasons = json.loads(out)["reasons"]
+    assert code == 0 and json.loads(out)["outcome"] == "exercises"
+    assert not any("ankle movement" in r or "knee-to-wall" in r for r in reasons)
+    assert "you said your calves or ankles feel stiff" in reasons
+    code, out, _ = triage(tmp_path, capsys, {**dict(EXERCISES_PATH), "calf_stiff": "no"})
+    assert json.loads(out)["reasons"][:2] == [
+        "your pain is manageable and settles", "the knee-to-wall test shows limited ankle movement"
+    ]  # fmt: skip

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.conditions import Condition
+from bot.core.flow import END, Flow
 
 OUTCOMES = ("emergency", "urgent", "priority_call", "book_call", "exercises")
 EARLY = frozenset({"emergency", "urgent", "priority_call"})
@@ -40,6 +41,22 @@ class Rules:
     def evaluate_early(self, answers: Mapping[str, Any]) -> Outcome | None:
         """Only the rules that end the questionnaire at once (emergency, urgent, priority)."""
         return _first([r for r in self.rules if r.outcome in EARLY], answers)
+
+
+def missing_answers(flow: Flow, rules: Rules, answers: Mapping[str, Any]) -> list[str]:
+    """Questions the conversation would still ask before an outcome, that a rule or a branch
+    reads: an answer set without them cannot be triaged (`bot triage` refuses it)."""
+    needed = {a.question for r in rules.rules for a in r.when.atoms()}
+    needed |= {a.question for q in flow.questions.values() for b in q.next if b.when
+               for a in b.when.atoms()}  # fmt: skip
+    missing: list[str] = []
+    step, seen = flow.start, set()
+    while step != END and step not in seen and rules.evaluate_early(answers) is None:
+        seen.add(step)
+        if step not in answers and step in needed:
+            missing.append(step)
+        step = flow.next_step(step, answers)
+    return missing
 
 
 def _first(rules: Sequence[Rule], answers: Mapping[str, Any]) -> Outcome | None:
