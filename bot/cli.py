@@ -92,12 +92,14 @@ def cmd_export(args: argparse.Namespace) -> int:
             print(json.dumps(record))
     else:
         fields = ["id", "phone", "channel", "outcome", "rule", "reasons", "answers",
-                  "started_at", "finished_at"]  # fmt: skip
+                  "started_at", "finished_at", "psfs_activity", "psfs_baseline", "psfs_weekly",
+                  "psfs_final"]  # fmt: skip
         writer = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         for record in records:
             writer.writerow({**record, "reasons": "; ".join(record["reasons"]),
-                             "answers": json.dumps(record["answers"])})  # fmt: skip
+                             "answers": json.dumps(record["answers"]),
+                             "psfs_weekly": json.dumps(record.get("psfs_weekly", []))})  # fmt: skip
     return 0
 
 

@@ -26,6 +26,7 @@ from bot.core.model import (
     TriageFinished,
 )
 from bot.core.plan import release_hold
+from bot.core.plan_progress import psfs_export
 from bot.core.quiet import next_allowed
 from bot.core.times import local_date, local_instant, zone_for_number
 from bot.outbox import bare
@@ -207,4 +208,11 @@ class Service:
         return str(action.value)
 
     def export(self, since: datetime | None = None) -> list[dict[str, Any]]:
-        return list(self.store.triages(since))
+        """Finished triages; a home-program record carries the patient's PSFS scores."""
+        records = list(self.store.triages(since))
+        for record in records:
+            plan = (
+                self.store.load(record["phone"]).plan if record["outcome"] == "exercises" else None
+            )
+            record.update(psfs_export(dict(plan) if plan else None))
+        return records

@@ -74,7 +74,8 @@ def converse(rt: Runtime, phone: str, texts: list[str]) -> None:
 
 
 def test_export_forget_and_alerts(live: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
-    converse(live, "+19495551111", ["hi", *[t for _, t in EXERCISES_PATH]])
+    converse(live, "+19495551111", ["hi", *[t for _, t in EXERCISES_PATH], "8am",
+                                    "running 5 miles", "4"])  # fmt: skip
     converse(live, "+19495552222", ["hi", "yes", "2"])
     assert main(["export"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -84,9 +85,12 @@ def test_export_forget_and_alerts(live: Runtime, capsys: pytest.CaptureFixture[s
     assert first["answers"]["ktw"] == {"left": 8.0, "right": 12.0}
     assert first["answers"]["pain_run"] == 3
     assert first["finished_at"].endswith("+00:00")
+    assert (first["psfs_activity"], first["psfs_baseline"]) == ("running 5 miles", 4)
+    assert (first["psfs_weekly"], first["psfs_final"]) == ([], None)
     assert main(["export", "--format", "csv", "--since", "2000-01-01"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [r["outcome"] for r in rows] == ["exercises", "urgent"]
+    assert rows[0]["psfs_baseline"] == "4" and rows[1]["psfs_baseline"] == ""
     assert main(["export", "--since", "2999-01-01"]) == 0
     assert capsys.readouterr().out == ""
     assert main(["alerts"]) == 0
