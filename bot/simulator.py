@@ -7,7 +7,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -17,8 +17,10 @@ from bot.runtime import Runtime, build
 from bot.settings import Settings
 
 HELP = """Commands: /advance 1d | 3h | 30m (move the simulated clock; due reminders and alert
-re-sends fire), /time, /staff TEXT (text the bot as the first on-call staff member, e.g.
-/staff ACK K7Q2), /help, /quit. Anything else is sent as the patient's SMS."""
+re-sends fire), /until 18:30 (move to that local time, today or tomorrow), /start 2026-04-06
+09:00 (set the clinic-local start time, before the first message), /time, /staff TEXT (text
+the bot as the first on-call staff member, e.g. /staff ACK K7Q2), /help, /quit. Anything else
+is sent as the patient's SMS."""
 _SPAN = re.compile(r"^(\d+)\s*([dhm])$")
 
 
@@ -84,6 +86,10 @@ class Simulator:
                 self.say("usage: /advance 1d | 3h | 30m")
                 return True
             self.advance(span)
+        elif name == "until":
+            self._until(rest)
+        elif name == "start":
+            self._start(rest)
         elif name == "time":
             self.say(f"simulated time: {self.clock().isoformat()}")
         elif name == "staff":
@@ -91,6 +97,33 @@ class Simulator:
         else:
             self.say(HELP)
         return True
+
+    def _until(self, text: str) -> None:
+        """Advance to the next clinic-local HH:MM (later today, else tomorrow)."""
+        try:
+            at = time.fromisoformat(text.strip())
+        except ValueError:
+            self.say("usage: /until 18:30")
+            return
+        zone = self.rt.config.clinic.zone
+        local = self.clock().astimezone(zone)
+        target = datetime.combine(local.date(), at, zone)
+        if target <= local:
+            target = datetime.combine(local.date() + timedelta(days=1), at, zone)
+        self.advance(target.astimezone(UTC) - self.clock())
+
+    def _start(self, text: str) -> None:
+        """Set the simulated clock (clinic-local), only before the first message."""
+        try:
+            local = datetime.fromisoformat(text.strip())
+        except ValueError:
+            self.say("usage: /start 2026-04-06 09:00")
+            return
+        if self.count:
+            self.say("/start only works before the first message; use /advance or /until")
+            return
+        zone = self.rt.config.clinic.zone
+        self.clock.now = local.replace(tzinfo=zone).astimezone(UTC)
 
     def advance(self, span: timedelta) -> None:
         """Move in steps of at most 15 minutes so every due job fires at its time."""
