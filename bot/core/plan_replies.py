@@ -27,7 +27,7 @@ from bot.core.plan import (
     save,
 )
 from bot.core.plan_checkin import awaited, early_checkin, invalid, window
-from bot.core.plan_talk import talk
+from bot.core.plan_talk import kind_of, talk
 from bot.core.times import DAY_NAMES, WEEKDAYS, local_date
 from bot.errors import AnswerError
 
@@ -40,7 +40,9 @@ def plan_replies(
     """A patient with a plan always gets a plan reply; nothing here restarts the intake."""
     plan = Plan.from_json(patient.plan) if patient.plan else None
     command, rest = _command_of(text, plan)
-    if plan is not None and plan.status != ENDED and command is not None:
+    if plan is not None and command is not None:
+        if plan.status == ENDED:
+            return Step(patient, (Reply("plan_over"), *_still_asking(plan, settings)))
         return _command(patient, plan, command, rest, now, settings)
     if patient.conversation.step == REMINDER_OFFER:
         return _offer(patient, rest if command == "time" else text, command, now, settings)
@@ -53,6 +55,14 @@ def plan_replies(
     if plan.status != ENDED and (step := early_checkin(patient, plan, text, now, settings)):
         return step
     return talk(patient, plan, text, settings, describe(plan))
+
+
+def _still_asking(plan: Plan, settings: PlanSettings) -> tuple[Reply, ...]:
+    """The open question again, after a reply about something else."""
+    if plan.awaiting is None:
+        return ()
+    context = {"awaiting": plan.awaiting, "reason": "aside", "activity": plan.psfs_activity}
+    return (Reply("plan_reprompt", {**context, **window(settings)}),)
 
 
 def _command_of(text: str, plan: Plan | None) -> tuple[str | None, str]:
@@ -155,7 +165,12 @@ def _offer(
             return Step(replace(patient, conversation=done), (Reply("plan_declined"),))
         asked = said or (command == "time" and not text.strip())
         why = {"reason": "want_time" if asked else str(err), **window(settings)}
-        return Step(patient, (Reply("plan_offer_reprompt", why),))
+        again = (
+            (Reply("plan_program", {"again": True}),)
+            if kind_of(text, settings) == "program"
+            else ()
+        )
+        return Step(patient, (*again, Reply("plan_offer_reprompt", why)))
     plan = replace(new_plan(patient, fit(chosen, settings), now, settings), awaiting=PSFS_ACTIVITY)
     enrolled = replace(patient, conversation=replace(conv, step=DONE))
     context = {**describe(plan), **window(settings), "moved": moved(chosen, settings),

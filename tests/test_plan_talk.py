@@ -1,0 +1,288 @@
+"""A patient on a plan texting like a person: free text, PSFS, paused states, times outside the
+window, stalled plans, the messages' shape; the pure core with the shipped config."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import UTC, date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.config import Config
+from bot.core.answers import keyword_of
+from bot.core.model import REMINDER_OFFER, Alert, Conversation, Patient, Reply, Step
+from bot.core.plan import ACTIVE, PAUSED, Plan, PlanSettings, exercise_days
+from bot.core.plan_due import reminder_due
+from bot.core.plan_progress import psfs_words
+from bot.core.plan_replies import plan_replies
+from bot.core.plan_talk import kind_of
+from bot.core.times import parse_time_of_day
+from bot.render import Renderer, segments
+from bot.settings import ROOT
+
+LA = ZoneInfo("America/Los_Angeles")
+MONDAY = date(2026, 3, 2)
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 3, 2 + day, hour, minute, tzinfo=LA).astimezone(UTC)
+
+
+class Phone:
+    def __init__(self, config: Config, **answers: Any) -> None:
+        self.settings: PlanSettings = config.plan
+        self.renderer = Renderer(config, ROOT / "templates")
+        conv = Conversation(step=REMINDER_OFFER, outcome="exercises",
+                            answers={"pain_run": 3, **answers})  # fmt: skip
+        self.patient = Patient("+19494091339", conversation=conv)
+        self.step = Step(self.patient)
+
+    def send(self, text: str, now: datetime) -> str:
+        """As the engine hands it over: the conversation's last message is this one."""
+        conv = replace(self.patient.conversation, last_at=now)
+        self.patient = replace(self.patient, conversation=conv)
+        self.step = plan_replies(self.patient, keyword_of(text), text, now, settings=self.settings)
+        self.patient = self.step.patient
+        return "\n\n".join(self.renderer.messages(self.step.replies))
+
+    def due(self, now: datetime) -> str:
+        self.step = reminder_due(self.patient, now, settings=self.settings).step
+        self.patient = self.step.patient
+        return "\n\n".join(self.renderer.messages(self.step.replies))
+
+    @property
+    def plan(self) -> Plan:
+        assert self.patient.plan is not None
+        return Plan.from_json(self.patient.plan)
+
+    @property
+    def templates(self) -> list[str]:
+        return [r.template for r in self.step.replies]
+
+    @property
+    def alerts(self) -> list[Alert]:
+        return [e for e in self.step.effects if isinstance(e, Alert)]
+
+
+@pytest.fixture
+def phone(config: Config) -> Phone:
+    p = Phone(config)
+    p.send("6pm", at(0, 9))
+    p.send("running 5 miles", at(0, 9, 1))
+    p.send("4", at(0, 9, 2))
+    return p
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [("what were those exercises again?", "program"), ("EXERCISES", "program"),
+     ("can you send the videos", "program"), ("Can I run a race on Saturday", "question"),
+     ("is it ok to ice it?", "question"), ("my knee hurts after running", "sore"),
+     ("feeling sore today", "sore"), ("no pain today, feels better", "better"),
+     ("knee feels better", "better"), ("thanks!", "thanks"), ("ok 👍", "thanks"),
+     ("Thank you so much", "thanks"), ("banana", None), ("hello", None)],
+)  # fmt: skip
+def test_free_text_is_read_by_the_clinics_word_lists(
+    config: Config, text: str, kind: str | None
+) -> None:
+    assert kind_of(text, config.plan) == kind
+
+
+def test_psfs_at_enrolment(config: Config) -> None:
+    p = Phone(config)
+    assert "name one activity" in p.send("6pm", at(0, 9))
+    assert "or SKIP" in p.send("12", at(0, 9, 1))  # not an activity: asked again
+    assert '"going downstairs"' in p.send("going downstairs", at(0, 9, 2))
+    assert "0 (unable) to 10" in p.send("lots", at(0, 9, 3))
+    assert "7/10" in p.send("7", at(0, 9, 4))
+    assert p.plan.psfs_activity == "going downstairs"
+    assert p.plan.psfs == (("baseline", "2026-03-02", 7),)
+
+
+@pytest.mark.parametrize("text", ["skip", "SKIP", "no thanks", "none"])
+def test_psfs_can_be_left_out(config: Config, text: str) -> None:
+    p = Phone(config)
+    p.send("6pm", at(0, 9))
+    assert "leave it out" in p.send(text, at(0, 9, 1))
+    assert p.plan.psfs_activity is None and p.plan.awaiting is None and p.plan.log == {}
+
+
+def test_time_trials_is_an_activity_not_the_time_command(config: Config) -> None:
+    p = Phone(config)
+    p.send("6pm", at(0, 9))
+    assert '"time trials"' in p.send("time trials", at(0, 9, 1))
+    assert p.plan.at == time(18)
+
+
+@pytest.mark.parametrize(
+    ("text", "stored", "said"),
+    [("11pm", time(21), "the latest we text"), ("midnight", time(21), "the latest we text"),
+     ("5am", time(8), "the earliest we text"), ("9:15pm", time(21), "latest"),
+     ("7pm", time(19), None)],
+)  # fmt: skip
+def test_a_time_outside_the_window_gets_the_nearest_and_how_to_change_it(
+    phone: Phone, text: str, stored: time, said: str | None
+) -> None:
+    reply = phone.send(f"TIME {text}", at(0, 10))
+    assert phone.plan.at == stored
+    if said is None:
+        assert "we only text" not in reply
+    else:
+        assert said in reply and "between 8:00 am and 9:00 pm" in reply and "TIME" in reply
+
+
+def test_time_alone_asks_for_the_time(config: Config, phone: Phone) -> None:
+    assert "What time should we text you?" in phone.send("TIME", at(0, 10))
+    assert "6:30 pm" in phone.send("6:30pm", at(0, 10, 1))
+    offered = Phone(config)
+    assert "What time should we remind you?" in offered.send("time", at(0, 9))
+    assert offered.patient.plan is None
+
+
+def test_paused_means_paused_in_every_reply(phone: Phone) -> None:
+    phone.due(at(0, 18))
+    phone.send("DONE", at(0, 18, 30))
+    assert "Reminders paused" in phone.send("PAUSE", at(1, 9))
+    for text in ("DONE", "done!", "SKIP"):
+        reply = phone.send(text, at(1, 18))
+        assert "paused" in reply and "Logged" not in reply and "Skipped" not in reply
+    assert "already paused" in phone.send("pause", at(1, 19))
+    assert "paused" in phone.send("hello", at(1, 19))
+    assert phone.plan.log == {"2026-03-02": "done"}
+    assert "back on" in phone.send("RESUME", at(2, 9))
+
+
+def test_done_counts_exercise_days_only_and_never_past_the_plan(phone: Phone) -> None:
+    for day in range(21):
+        phone.due(at(day, 18))
+        reply = phone.send("DONE", at(day, 18, 30))
+        assert "of 18 exercise days done" in reply
+        if day % 7 == 6:  # Sunday: the check-in day is not an exercise day
+            assert "Nice extra work" in reply
+    assert "18 of 18 exercise days done" in reply
+    assert len(exercise_days(phone.plan)) == 18
+    end = phone.due(at(21, 18))
+    assert "You did 18 of 18 exercise days" in end
+    assert "finished" in phone.send("DONE", at(22, 18))
+
+
+def test_reminder_day_and_summary_count_the_same_days(phone: Phone) -> None:
+    days = []
+    for day in range(22):
+        text = phone.due(at(day, 18))
+        if found := re.search(r"exercise day (\d+) of (\d+)", text):
+            days.append((int(found.group(1)), int(found.group(2))))
+        if day % 3 == 0:
+            phone.send("DONE", at(day, 18, 30))
+    assert days == [(n, 18) for n in range(1, 19)]
+    done = sum(1 for d in range(21) if d % 3 == 0 and d % 7 != 6)
+    assert f"You did {done} of 18 exercise days" in text
+
+
+def test_three_skips_in_a_row_nudge_once_and_flag_staff(phone: Phone) -> None:
+    for day, text in enumerate(("DONE", "SKIP", "SKIP")):
+        phone.due(at(day, 18))
+        phone.send(text, at(day, 18, 30))
+        assert phone.alerts == []
+    phone.due(at(3, 18))
+    reply = phone.send("skip", at(3, 18, 30))
+    assert "a few days skipped in a row" in reply
+    assert phone.alerts == [Alert("lead", "plan_stalled")]
+    phone.due(at(4, 18))
+    assert "Skipped for today" in phone.send("SKIP", at(4, 18, 30))  # the fourth: no second nudge
+    assert phone.alerts == []
+
+
+def test_five_silent_days_nudge_once_and_flag_staff(config: Config, phone: Phone) -> None:
+    sent = []
+    for day in range(1, 9):
+        text = phone.due(at(day, 18))
+        sent.append((day, text, [e for e in phone.step.effects if isinstance(e, Alert)]))
+    nudges = [(d, a) for d, t, a in sent if "haven't heard from you" in t]
+    assert nudges == [(5, [Alert("lead", "plan_stalled")])]  # Sunday 8 is the check-in
+
+
+def test_check_in_pain_of_7_with_a_low_intake_advises_without_pausing(phone: Phone) -> None:
+    phone.due(at(6, 18))
+    phone.send("7", at(6, 18, 5))
+    reply = phone.send("0", at(6, 18, 6))
+    assert "7/10 during runs is too much" in reply and "ease off" in reply
+    assert phone.alerts == [Alert("priority_call", "checkin_pain_high")]
+    assert phone.plan.status == ACTIVE and '"running 5 miles"' in reply
+
+
+def test_a_late_check_in_answer_still_counts(phone: Phone) -> None:
+    phone.due(at(6, 18))  # Sunday's check-in, unanswered
+    phone.due(at(7, 18))  # Monday's reminder
+    assert "Any of these now?" in phone.send("2", at(7, 18, 30))
+    phone.send("0", at(7, 18, 31))
+    assert phone.plan.checkins == (("2026-03-08", 2),)
+
+
+def test_a_question_during_the_check_in_is_answered_and_the_question_asked_again(
+    phone: Phone,
+) -> None:
+    phone.due(at(6, 18))
+    reply = phone.send("what were the exercises?", at(6, 18, 5))
+    assert "Calf release" in reply and "0 to 10" in reply and "Sorry" not in reply
+    assert phone.plan.invalid == 0
+
+
+def test_red_flag_hold_then_free_text(phone: Phone) -> None:
+    phone.due(at(6, 18))
+    phone.send("3", at(6, 18, 5))
+    assert "911" in phone.send("1", at(6, 18, 6))
+    assert phone.plan.status == PAUSED
+    for text in ("ok I'm going to the ER", "what were the exercises?", "thanks"):
+        assert "paused until our team has talked with you" in phone.send(text, at(6, 19))
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [(4, "a real improvement"), (3, "a real improvement"), (2, "may matter"),
+     (1, "about the same"), (0, "about the same"), (-2, "a little worse"), (-3, "a real drop")],
+)  # fmt: skip
+def test_psfs_change_in_plain_words(config: Config, change: int, words: str) -> None:
+    assert words in psfs_words(change, config.plan)
+
+
+def test_greeting_and_consent_fit_in_two_sms_segments(config: Config) -> None:
+    renderer = Renderer(config, ROOT / "templates")
+    [first] = renderer.messages([Reply("greeting"), Reply("q_consent", {"question": "consent"})])
+    assert segments(first) <= 2, len(first)
+
+
+def test_every_example_time_in_a_template_is_inside_the_allowed_hours(config: Config) -> None:
+    renderer = Renderer(config, ROOT / "templates")
+    examples = []
+    for path in sorted((ROOT / "templates").rglob("*.j2")):
+        text = path.read_text(encoding="utf-8")
+        examples += re.findall(r"\b(\d{1,2}(?::\d\d)?\s?[ap]m)\b", text, re.I)
+    assert examples
+    for example in examples:
+        t = parse_time_of_day(example, {})
+        assert config.plan.quiet_start <= t <= config.plan.quiet_end, example
+    assert renderer  # the templates above are the ones the renderer loads
+
+
+def test_one_step_is_one_sms_with_no_part_twice(config: Config) -> None:
+    renderer = Renderer(config, ROOT / "templates")
+    replies = [Reply("plan_question", {"held": False}), Reply("plan_question", {"held": False}),
+               Reply("plan_sore")]  # fmt: skip
+    [sms] = renderer.messages(replies)
+    assert sms.count("Good question") == 1 and "5/10" in sms
+    assert len(renderer.messages(replies, "web")) == 2  # the web chat shows bubbles
+
+
+def test_a_web_invitation_with_a_time_enrols_on_yes_and_sends_the_program(
+    config: Config,
+) -> None:
+    p = Phone(config, reminder_time="18:30", web_invite=True)
+    p.patient = replace(p.patient, conversation=replace(p.patient.conversation, answers={
+        "reminder_time": "18:30", "web_invite": True}))  # fmt: skip
+    reply = p.send("YES", at(0, 9))
+    assert reply.index("Calf release") < reply.index("6:30 pm")
+    assert p.plan.at == time(18, 30) and p.plan.baseline_pain is None
