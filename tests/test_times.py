@@ -10,8 +10,8 @@ from bot.core.times import (
     describe_days,
     describe_time,
     describe_zone,
-    fit_to_window,
     local_instant,
+    nearest_allowed,
     parse_time_of_day,
     parse_zone,
     zone_for_number,
@@ -112,26 +112,22 @@ def test_describe_time(t: time, text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("chosen", "expected"),
+    ("chosen", "expected", "moved"),
     [
-        (time(8), time(8)),
-        (time(12, 15), time(12, 15)),
-        (time(21), time(21)),
-        (time(6), time(8)),
-        (time(7, 59), time(8)),
-        (time(5), time(8)),
-        (time(21, 1), None),
-        (time(22), None),
-        (time(0), None),
-        (time(4, 59), None),
+        (time(8), time(8), None),
+        (time(12, 15), time(12, 15), None),
+        (time(21), time(21), None),
+        (time(6), time(8), "earliest"),
+        (time(7, 59), time(8), "earliest"),
+        (time(2, 31), time(8), "earliest"),
+        (time(21, 1), time(21), "latest"),
+        (time(23), time(21), "latest"),
+        (time(0), time(21), "latest"),
+        (time(2, 29), time(21), "latest"),
     ],
 )
-def test_fit_to_window(chosen: time, expected: time | None) -> None:
-    if expected is None:
-        with pytest.raises(AnswerError, match="outside_hours"):
-            fit_to_window(chosen, time(8), time(21), time(5))
-    else:
-        assert fit_to_window(chosen, time(8), time(21), time(5)) == expected
+def test_nearest_allowed(chosen: time, expected: time, moved: str | None) -> None:
+    assert nearest_allowed(chosen, time(8), time(21)) == (expected, moved)
 
 
 @pytest.mark.parametrize(

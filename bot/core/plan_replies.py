@@ -195,24 +195,11 @@ def _first_day(plan: Plan, now: datetime, settings: PlanSettings) -> str:
 
 
 def fit(chosen: time, settings: PlanSettings) -> time:
-    """The nearest allowed time on the clock: 6 am -> 8 am, 11 pm or midnight -> 9 pm."""
-    if moved(chosen, settings) is None:
-        return chosen
-    start, end, at = (_minutes(t) for t in (settings.quiet_start, settings.quiet_end, chosen))
-    to_start, to_end = (start - at) % 1440, (at - end) % 1440
-    return settings.quiet_start if to_start <= to_end else settings.quiet_end
+    return times.nearest_allowed(chosen, settings.quiet_start, settings.quiet_end)[0]
 
 
 def moved(chosen: time, settings: PlanSettings) -> str | None:
-    """None when the chosen time is allowed; else which end of the window it moved to."""
-    if settings.quiet_start <= chosen <= settings.quiet_end:
-        return None
-    start, end, at = (_minutes(t) for t in (settings.quiet_start, settings.quiet_end, chosen))
-    return "earliest" if (start - at) % 1440 <= (at - end) % 1440 else "latest"
-
-
-def _minutes(t: time) -> int:
-    return t.hour * 60 + t.minute
+    return times.nearest_allowed(chosen, settings.quiet_start, settings.quiet_end)[1]
 
 
 def _yes_no(text: str) -> bool | None:

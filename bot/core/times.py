@@ -146,14 +146,15 @@ def hhmm(t: time) -> str:
     return f"{t.hour:02d}:{t.minute:02d}"
 
 
-def fit_to_window(t: time, earliest: time, latest: time, early_from: time) -> time:
-    """The send time for a chosen time: inside [earliest, latest] as is; from `early_from` up to
-    `earliest` moved to `earliest` (6 am gets 8 am); anything else raises 'outside_hours'."""
+def nearest_allowed(t: time, earliest: time, latest: time) -> tuple[time, str | None]:
+    """The nearest time inside [earliest, latest] on the 24-hour clock, and which end it moved
+    to ('earliest', 'latest') or None: 6 am -> 8 am, 11 pm and midnight -> 9 pm, 3 am -> 8 am."""
     if earliest <= t <= latest:
-        return t
-    if early_from <= t < earliest:
-        return earliest
-    raise AnswerError("outside_hours")
+        return t, None
+    start, end, at = (x.hour * 60 + x.minute for x in (earliest, latest, t))
+    if (start - at) % 1440 <= (at - end) % 1440:
+        return earliest, "earliest"
+    return latest, "latest"
 
 
 @lru_cache(maxsize=1)
