@@ -57,4 +57,12 @@ def talk(patient: Patient, plan: Plan, text: str, settings: PlanSettings,
         return Step(patient, (Reply("plan_held"),))
     if plan.status == ENDED:
         return Step(patient, (Reply("plan_over"),))
-    return Step(patient, (Reply("plan_help", dict(describe)),))
+    return Step(patient, (Reply("plan_help", {**describe, "back": _back(plan)}),))
+
+
+def _back(plan: Plan) -> bool:
+    """Nudged as stalled, and nothing logged since: the first word from them is a return."""
+    if plan.stalled_at is None:
+        return False
+    nudged = plan.stalled_at[:10]
+    return not any(day >= nudged for day in plan.log if plan.log[day] != "no_reply")
