@@ -196,6 +196,7 @@ def load_config(directory: str | Path = "config") -> Config:
         outcome_alerts={k: v.alert for k, v in tmodel.outcomes.items()},
         expiry=timedelta(hours=clinic.conversation_expiry_hours),
         plan_replies=partial(plan_replies, settings=plan_settings),
+        time_words=plan_settings.time_words,
         hold_plan=hold_for_red_flag,
         default_region=phonenumbers.region_code_for_number(phonenumbers.parse(clinic.phone))
         or "US",

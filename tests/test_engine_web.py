@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from bot.config import Config
 from bot.core.engine import advance
 from bot.core.model import Alert, Inbound, Patient, Step
@@ -96,6 +98,27 @@ def test_web_reminders_are_confirmed_by_sms_from_that_number(runtime: Any) -> No
     assert "6:30 pm" in replies[0] and "Calf release" in replies[0]
     assert replies[0].index("Calf release") < replies[0].index("You're set")
     assert runtime.store.load("+19495550188").plan["status"] == "active"
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [["(949) 555-0177 at 7:30am"], ["8am", "949.555.0177"], ["949 555 0177", "8:00"],
+     ["morning", "banana", "+1 949 555 0177"]],
+)  # fmt: skip
+def test_web_visitors_give_the_time_once_in_any_order(runtime: Any, texts: list[str]) -> None:
+    from bot import keys
+    from tests.conftest import EXERCISES_PATH
+
+    service, now = runtime.service, runtime.clock()
+    web = "web:visitor77"
+    for text in ("hi", *(t for _, t in EXERCISES_PATH), *texts):
+        replies = service.handle_inbound(web, Inbound(text, "web"), now).replies
+    assert "We've texted +19495550177" in replies[0]
+    invite = [f for _, f in runtime.redis.xrange(keys.OUTBOX) if f["to"] == "+19495550177"]
+    assert len(invite) == 1 and "Reply YES" in invite[0]["body"]
+    replies = service.handle_inbound("+19495550177", Inbound("Yes"), now).replies
+    plan = runtime.store.load("+19495550177").plan
+    assert plan["time"] in ("07:30", "08:00") and "Calf release" in replies[0]
     assert runtime.store.load(web).plan is None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import phonenumbers
 
@@ -12,6 +12,7 @@ from bot.core import times
 from bot.core.model import DONE, Alert, InvitePlan, Patient, Playbook, Reply, Step
 from bot.errors import AnswerError
 
+WEB_TIME = "reminder_time"  # the time a web visitor chose for SMS reminders
 ALERT_REPEAT = timedelta(hours=1)  # the same kind of alert again after this is a new alert
 
 
@@ -72,27 +73,35 @@ def web_offer(patient: Patient, text: str, word: str | None, book: Playbook) -> 
         )
     typed, rest = _number_and_rest(text, book.default_region)
     number = typed or conv.callback
+    at = _time_in(rest, book) or _time_in(str(conv.answers.get(WEB_TIME, "")), book)
+    if number is None and at is not None:  # the time first: keep it, ask for the number
+        kept = replace(conv, answers={**conv.answers, WEB_TIME: times.hhmm(at)})
+        ask = Reply("web_reminder_offer_reprompt", {"time": times.describe_time(at)})
+        return Step(replace(patient, conversation=kept), (ask,))
     if (
         number is None
         or phonenumbers.region_code_for_number(phonenumbers.parse(number)) != book.default_region
     ):  # reminders are texted only to numbers in the clinic's country
-        return Step(patient, (Reply("web_reminder_offer_reprompt"),))
-    try:
-        at = times.parse_time_of_day(rest, {}) if rest.strip() else None
-    except AnswerError:
-        at = None
+        return Step(patient, (Reply("web_reminder_offer_reprompt", {"time": None}),))
     if at is None:
         asked = replace(conv, callback=number)
         return Step(replace(patient, conversation=asked), (Reply("web_reminder_ask_time"),))
     done = replace(conv, step=DONE, callback=conv.callback or number)
     # No health answers go to that number's record until its owner opts in by text.
-    when = {"reminder_time": times.hhmm(at), "reminder_time_text": times.describe_time(at),
+    when = {WEB_TIME: times.hhmm(at), "reminder_time_text": times.describe_time(at),
             "web_invite": True}  # fmt: skip
     return Step(
         replace(patient, conversation=done),
         (Reply("web_reminders_texted", {"number": number, "time": when["reminder_time_text"]}),),
         (InvitePlan(number, when),),
     )
+
+
+def _time_in(text: str, book: Playbook) -> time | None:
+    try:
+        return times.parse_time_of_day(text, book.time_words) if text.strip() else None
+    except AnswerError:
+        return None
 
 
 _PHONE_LIKE = re.compile(r"\+?\(?\d[\d\s().-]{5,}\d")

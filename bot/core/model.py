@@ -41,6 +41,7 @@ class Playbook:
     expiry: timedelta = timedelta(hours=24)
     max_invalid: int = 3
     default_region: str = "US"  # how to read a typed national number like (949) 555-0123
+    time_words: Mapping[str, str] = field(default_factory=dict)  # "morning" -> "08:00"
     hold_plan: Callable[[Mapping[str, Any]], Mapping[str, Any]] = (
         dict  # pauses a plan on a red flag
     )

@@ -7,6 +7,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from bot.core import answers, times
+from bot.core.escalation import WEB_TIME
 from bot.core.model import DONE, REMINDER_OFFER, Alert, Patient, Reply, Step
 from bot.core.plan import (
     ACTIVE,
@@ -31,7 +32,7 @@ from bot.core.plan_talk import kind_of, talk
 from bot.core.times import DAY_NAMES, WEEKDAYS, local_date
 from bot.errors import AnswerError
 
-WEB_TIME, WEB_INVITE = "reminder_time", "web_invite"  # set by a web visitor's SMS invitation
+WEB_INVITE = "web_invite"  # set on the conversation a web visitor's SMS invitation starts
 
 
 def plan_replies(
