@@ -187,8 +187,7 @@ def load_config(directory: str | Path = "config") -> Config:
         emergency_phrases=tuple(p.lower().replace("'", "") for p in kmodel.emergency_phrases),
     )
     plan_settings = _plan_settings(clinic, emodel.reminder_plan, root / "exercises.yaml")
-    talk = {kind: frozenset(w.lower() for w in words) for kind, words in kmodel.plan_talk.items()}
-    plan_settings = replace(plan_settings, talk=talk)
+    plan_settings = replace(plan_settings, talk=_talk(kmodel))
     playbook = Playbook(
         flow=flow,
         rules=rules,
@@ -202,6 +201,11 @@ def load_config(directory: str | Path = "config") -> Config:
         or "US",
     )
     return Config(root, clinic, playbook, tuple(emodel.exercises), plan_settings)
+
+
+def _talk(model: KeywordsModel) -> dict[str, frozenset[str]]:
+    """keywords.yaml plan_talk: the words that tell what free text from a plan patient is."""
+    return {kind: frozenset(w.lower() for w in words) for kind, words in model.plan_talk.items()}
 
 
 def _plan_settings(clinic: Clinic, plan: ReminderPlan, path: Path) -> PlanSettings:
