@@ -37,6 +37,8 @@ STATES: dict[str, list[str]] = {
     **{f"q{n}": ["hi", *PATH[:n]] for n in range(len(PATH))},
     "reminder_offer": ["hi", *PATH],
     "plan_time": ["hi", *PATH, "7am"],
+    "plan_psfs_score": ["hi", *PATH, "7am", "running 5 miles"],
+    "plan_active": ["hi", *PATH, "7am", "skip", "thanks"],
     "plan_declined": ["hi", *PATH, "no"],
     "consent_declined": ["hi", "no"],
     "emergency": ["hi", "yes", "1"],

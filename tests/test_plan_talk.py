@@ -10,6 +10,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.config import Config
 from bot.core.answers import keyword_of
@@ -286,3 +288,32 @@ def test_a_web_invitation_with_a_time_enrols_on_yes_and_sends_the_program(
     reply = p.send("YES", at(0, 9))
     assert reply.index("Calf release") < reply.index("6:30 pm")
     assert p.plan.at == time(18, 30) and p.plan.baseline_pain is None
+
+
+AWAITING = (None, "time", "zone", "checkin_pain", "checkin_flags", "checkin_ktw",
+            "psfs_activity", "psfs_baseline", "psfs_weekly", "psfs_final")  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    awaiting=st.sampled_from(AWAITING),
+    status=st.sampled_from(("active", "paused", "ended")),
+    held=st.booleans(),
+    text=st.one_of(st.text(max_size=60), st.sampled_from(
+        ("DONE", "skip", "time", "TIME 11pm", "thanks", "what?", "7", "pain 8", "0", "1 3",
+         "L 9 R 12", "exercises", "resume", "pause", "zone", "sore", "running"))),
+)  # fmt: skip
+def test_a_plan_patient_always_gets_a_plan_reply(
+    config: Config, awaiting: str | None, status: str, held: bool, text: str
+) -> None:
+    p = Phone(config)
+    p.send("6pm", at(0, 9))
+    plan = replace(p.plan, awaiting=awaiting, status=status, hold="red_flag" if held else None,
+                   psfs_activity="running", checkin_date="2026-03-08")  # fmt: skip
+    p.patient = replace(p.patient, plan=plan.to_json())
+    reply = p.send(text, at(7, 19))
+    assert reply.strip(), (awaiting, status, text)
+    assert not {"greeting", "q_consent", "expired"} & set(p.templates)
+    assert Plan.from_json(p.plan.to_json()) == p.plan
+    if held and "Logged" in reply:
+        raise AssertionError(reply)

@@ -83,7 +83,7 @@ def _command(
     patient: Patient, plan: Plan, command: str, rest: str, now: datetime, settings: PlanSettings
 ) -> Step:
     if command in ("done", "skip"):
-        if plan.status == PAUSED:  # paused means paused: nothing is logged or counted
+        if plan.status == PAUSED or plan.hold:  # paused means paused: nothing is logged
             return Step(patient, (Reply("plan_paused_note", {"held": plan.hold is not None}),))
         return _log(patient, plan, "done" if command == "done" else "skipped", now, settings)
     if command == "pause":
