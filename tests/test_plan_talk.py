@@ -317,3 +317,14 @@ def test_a_plan_patient_always_gets_a_plan_reply(
     assert Plan.from_json(p.plan.to_json()) == p.plan
     if held and "Logged" in reply:
         raise AssertionError(reply)
+
+
+def test_an_open_check_in_is_not_replaced_by_the_end_of_plan_question(phone: Phone) -> None:
+    for day in range(20):
+        phone.due(at(day, 18))
+    phone.send("4", at(20, 18, 30))  # Sunday: the pain score, the red-flag question still open
+    assert "plan is complete" in phone.due(at(21, 18))
+    assert phone.plan.awaiting == "checkin_flags"
+    assert "medical care today" in phone.send("2", at(21, 18, 30))  # still read as a red flag
+    assert phone.alerts == [Alert("urgent", "checkin_red_flag")]
+    assert phone.plan.status == "ended"  # the alert, but the finished plan stays finished

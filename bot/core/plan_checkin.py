@@ -17,6 +17,7 @@ from bot.core.plan import (
     CHECKIN_PAIN,
     DECLINE_WORDS,
     EMERGENCY_FLAGS,
+    ENDED,
     FLAG_OPTIONS,
     MEANINGFUL_KTW_CM,
     MEANINGFUL_PAIN,
@@ -113,13 +114,14 @@ def _flags(p: Patient, plan: Plan, flags: list[int], today: date, settings: Plan
                    invalid=0)  # fmt: skip
     if flags:
         level = "emergency" if EMERGENCY_FLAGS & set(flags) else "urgent"
-        held = replace(plan, status=PAUSED, hold="red_flag")
-        return save(p, held, Reply(f"plan_checkin_{level}"), effects=(Alert(level, RED_FLAG_RULE),))
+        held = plan if plan.status == ENDED else replace(plan, status=PAUSED, hold="red_flag")
+        said = Reply(f"plan_checkin_{level}", {"paused": held.status == PAUSED})
+        return save(p, held, said, effects=(Alert(level, RED_FLAG_RULE),))
     replies: list[Reply] = []
     effects: tuple[Effect, ...] = ()
     if why := pain_too_high(plan, pain, settings):
-        context = {"pain": pain, "intake": plan.baseline_pain, "why": why}
-        replies.append(Reply("plan_checkin_pain_high", context))
+        advice = {"pain": pain, "intake": plan.baseline_pain, "why": why}
+        replies.append(Reply("plan_checkin_pain_high", advice))
         effects = (Alert("priority_call", PAIN_RULE),)
     step = _next_question(p, plan, date.fromisoformat(day), settings, thank=not replies)
     return Step(step.patient, (*replies, *step.replies), effects)

@@ -56,9 +56,11 @@ def _message(patient: Patient, plan: Plan, kind: str, today: date, now: datetime
         asked = replace(plan, awaiting=CHECKIN_PAIN, checkin_date=today.isoformat(), invalid=0)
         return save(patient, asked, Reply("plan_checkin"))
     if kind == END:
-        final = PSFS_FINAL if plan.psfs_activity else None
-        ended = replace(plan, status=ENDED, awaiting=final, invalid=0)
-        context = {**summary(plan, settings), "activity": plan.psfs_activity}
+        # A check-in still open (a late red-flag answer must count) is not replaced by the
+        # last PSFS question.
+        ask = plan.psfs_activity if plan.awaiting is None else None
+        ended = replace(plan, status=ENDED, awaiting=PSFS_FINAL if ask else plan.awaiting)
+        context = {**summary(plan, settings), "activity": ask}
         return save(patient, ended, Reply("plan_end", context))
     days = exercise_days(plan)
     context = {"day": days.index(today) + 1 if today in days else len(days), "days": len(days)}
