@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from bot.core import answers
 from bot.core.model import Patient, Reply, Step
 from bot.core.plan import ENDED, Plan, PlanSettings
+from bot.core.times import local_date
 
 NEGATIONS = frozenset(("no", "not", "less", "without", "zero", "never", "nt"))
 
@@ -64,5 +66,5 @@ def _back(plan: Plan) -> bool:
     """Nudged as stalled, and nothing logged since: the first word from them is a return."""
     if plan.stalled_at is None:
         return False
-    nudged = plan.stalled_at[:10]
-    return not any(day >= nudged for day in plan.log if plan.log[day] != "no_reply")
+    nudged = local_date(datetime.fromisoformat(plan.stalled_at), plan.zone).isoformat()
+    return not any(day > nudged for day, status in plan.log.items() if status != "no_reply")
