@@ -328,3 +328,10 @@ def test_an_open_check_in_is_not_replaced_by_the_end_of_plan_question(phone: Pho
     assert "medical care today" in phone.send("2", at(21, 18, 30))  # still read as a red flag
     assert phone.alerts == [Alert("urgent", "checkin_red_flag")]
     assert phone.plan.status == "ended"  # the alert, but the finished plan stays finished
+
+
+def test_changing_the_time_while_paused_says_it_is_still_paused(phone: Phone) -> None:
+    phone.send("PAUSE", at(1, 9))
+    assert "paused for now: reply RESUME" in phone.send("TIME 7pm", at(1, 9, 1))
+    assert "once you reply RESUME" in phone.send("ZONE eastern", at(1, 9, 2))
+    assert phone.plan.status == PAUSED
