@@ -50,6 +50,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "again": False, "score": 4, "psfs_first": 3, "psfs_last": 7, "psfs_change": 4,
     "psfs_words": "a real improvement", "early": False, "reminder_time": "18:00",
     "reminder_time_text": "6:00 pm", "rest_day": False,
+    "psfs_verdict": "a real improvement", "summary_activity": "running 5 miles",
 }  # fmt: skip
 
 

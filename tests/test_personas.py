@@ -145,7 +145,9 @@ def test_diligent_does_every_day_and_sees_real_progress(patient: Patient) -> Non
     assert len(p.got("Impact PT weekly check-in")) == 3
     end = p.got("plan is complete")
     assert len(end) == 1 and "You did 18 of 18 exercise days" in end[0]
-    assert "run pain went from 3/10 to 1/10" in end[0] and '"running 5 miles" now' in end[0]
+    assert "run pain went from 3/10 to 1/10" in end[0]
+    assert '"running 5 miles" from 4/10 to 8/10, a real improvement' in end[0]
+    assert '"running 5 miles" today, 0 (unable)' in end[0]
     assert p.got(".", since=22) == []  # nothing more after the summary
     final = p.text("9")  # the last PSFS question, answered late
     assert "went from 4/10 to 9/10: a real improvement" in final

@@ -60,7 +60,11 @@ def _message(patient: Patient, plan: Plan, kind: str, today: date, now: datetime
         # last PSFS question.
         ask = plan.psfs_activity if plan.awaiting is None else None
         ended = replace(plan, status=ENDED, awaiting=PSFS_FINAL if ask else plan.awaiting)
-        context = {**summary(plan, settings), "activity": ask}
+        context = {
+            **summary(plan, settings),
+            "activity": ask,
+            "summary_activity": plan.psfs_activity,
+        }
         return save(patient, ended, Reply("plan_end", context))
     days = exercise_days(plan)
     context = {"day": days.index(today) + 1 if today in days else len(days), "days": len(days)}

@@ -59,20 +59,25 @@ def psfs_first_last(plan: Plan) -> tuple[int | None, int | None]:
     return (first[0] if first else None), (later[-1] if later else None)
 
 
-def psfs_words(change: int | None, settings: PlanSettings) -> str:
+def psfs_words(change: int | None, settings: PlanSettings, *, short: bool = False) -> str:
     """The change in plain words, with the thresholds from CLINICAL.md (Stratford 1995, Horn
     2012): 3+ is beyond measurement error for one activity, 2 is the smallest that matters."""
     if change is None:
         return ""
     if change >= settings.psfs_real_change:
-        return "a real improvement (a change of 3 or more is bigger than day-to-day variation)"
-    if change >= settings.psfs_mcid:
-        return "a small improvement that may matter (3 points would make it certain)"
-    if change <= -settings.psfs_real_change:
-        return "a real drop, so please talk with us"
-    if change <= -settings.psfs_mcid:
-        return "a little worse"
-    return "about the same (changes under 2 points are within normal variation)"
+        verdict, why = (
+            "a real improvement",
+            " (a change of 3 or more is bigger than day-to-day variation)",
+        )
+    elif change >= settings.psfs_mcid:
+        verdict, why = "a small improvement that may matter", " (3 points would make it certain)"
+    elif change <= -settings.psfs_real_change:
+        verdict, why = "a real drop", ", so please talk with us"
+    elif change <= -settings.psfs_mcid:
+        verdict, why = "a little worse", ""
+    else:
+        verdict, why = "about the same", " (changes under 2 points are within normal variation)"
+    return verdict if short else verdict + why
 
 
 def summary(plan: Plan, settings: PlanSettings) -> dict[str, Any]:
@@ -89,7 +94,8 @@ def summary(plan: Plan, settings: PlanSettings) -> dict[str, Any]:
     return {"done": done_count(plan), "planned": len(exercise_days(plan)), "pain_first": first,
             "pain_last": last, "ktw_change": change, "better": better, "days": plan.days,
             "activity": plan.psfs_activity, "psfs_first": psfs_first, "psfs_last": psfs_last,
-            "psfs_change": psfs_change, "psfs_words": psfs_words(psfs_change, settings)}  # fmt: skip
+            "psfs_change": psfs_change, "psfs_words": psfs_words(psfs_change, settings),
+            "psfs_verdict": psfs_words(psfs_change, settings, short=True)}  # fmt: skip
 
 
 def psfs_export(plan_json: dict[str, Any] | None) -> dict[str, Any]:
