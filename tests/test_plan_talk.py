@@ -335,3 +335,22 @@ def test_changing_the_time_while_paused_says_it_is_still_paused(phone: Phone) ->
     assert "paused for now: reply RESUME" in phone.send("TIME 7pm", at(1, 9, 1))
     assert "once you reply RESUME" in phone.send("ZONE eastern", at(1, 9, 2))
     assert phone.plan.status == PAUSED
+
+
+def test_skip_answers_a_psfs_question_and_logs_no_exercise_skip(config: Config) -> None:
+    p = Phone(config)
+    p.send("6pm", at(0, 9))
+    p.send("running 5 miles", at(0, 9, 1))
+    assert "leave it out" in p.send("skip", at(0, 9, 2))
+    assert p.plan.log == {} and p.plan.psfs_activity is None  # not asked weekly without a start
+    q = Phone(config)
+    q.send("6pm", at(0, 9))
+    q.send("running 5 miles", at(0, 9, 1))
+    q.send("4", at(0, 9, 2))
+    for day in range(6):
+        q.due(at(day, 18))
+    q.due(at(6, 18))
+    q.send("3", at(6, 18, 5))
+    assert '"running 5 miles"' in q.send("0", at(6, 18, 6))
+    assert "Thanks, noted" in q.send("SKIP", at(6, 18, 7))  # the check-in ends normally
+    assert q.plan.log.get("2026-03-08") is None and q.plan.checkins == (("2026-03-08", 3),)

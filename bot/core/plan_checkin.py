@@ -48,6 +48,7 @@ from bot.core.plan_talk import aside
 from bot.core.times import local_date
 from bot.errors import AnswerError
 
+SKIP_WORDS = frozenset(("skip", "skipped", "pass", "n/a", "na", "dont know", "not sure"))
 ACTIVITY_MAX = 60  # characters of the PSFS activity kept (it is repeated in later questions)
 
 
@@ -65,6 +66,8 @@ def awaited(p: Patient, plan: Plan, text: str, now: datetime, settings: PlanSett
             return _ktw(p, plan, answers.parse_knee_to_wall(text), settings)
         if plan.awaiting == PSFS_ACTIVITY:
             return _activity(p, plan, text)
+        if answers.normalize(text) in SKIP_WORDS:
+            return _psfs(p, plan, None, today, settings)
         return _psfs(p, plan, answers.parse_integer(text, 0, 10), today, settings)
     except AnswerError as err:
         if plan.awaiting != PSFS_ACTIVITY and (said := aside(text, plan, settings)) is not None:
@@ -127,11 +130,10 @@ def _flags(p: Patient, plan: Plan, flags: list[int], today: date, settings: Plan
     return Step(step.patient, (*replies, *step.replies), effects)
 
 
-def _next_question(
-    p: Patient, plan: Plan, day: date, settings: PlanSettings, *, thank: bool = True
-) -> Step:
+def _next_question(p: Patient, plan: Plan, day: date, settings: PlanSettings, *,
+                   thank: bool = True, psfs_asked: bool = False) -> Step:  # fmt: skip
     """After the red flags: the PSFS score, then (week 3) knee-to-wall, then thanks."""
-    if plan.awaiting is None and plan.psfs_activity and not _has_weekly(plan, day):
+    if plan.psfs_activity and not psfs_asked and not _has_weekly(plan, day):
         asked = replace(plan, awaiting=PSFS_WEEKLY)
         return save(p, asked, Reply("plan_psfs_score", {"activity": plan.psfs_activity}))
     if plan.ktw is None and (day - plan.start).days >= settings.ktw_from_day:
@@ -175,18 +177,19 @@ def _activity(patient: Patient, plan: Plan, text: str) -> Step:
     return save(patient, asked, Reply("plan_psfs_score", {"activity": activity}))
 
 
-def _psfs(p: Patient, plan: Plan, score: int, today: date, settings: PlanSettings) -> Step:
-    """A PSFS score: at enrolment, at a weekly check-in, or after the end of the plan."""
+def _psfs(p: Patient, plan: Plan, score: int | None, today: date, settings: PlanSettings) -> Step:
+    """A PSFS score (None: SKIP) at enrolment, at a weekly check-in, or after the plan's end."""
     kind = {PSFS_BASELINE: BASELINE, PSFS_WEEKLY: WEEKLY, PSFS_FINAL: FINAL}[plan.awaiting or ""]
     day = plan.checkin_date if kind == WEEKLY and plan.checkin_date else today.isoformat()
-    plan = replace(plan, psfs=(*plan.psfs, (kind, day, score)), awaiting=None, invalid=0)
-    if kind == BASELINE:
-        return save(
-            p, plan, Reply("plan_psfs_noted", {"score": score, "activity": plan.psfs_activity})
-        )
-    if kind == FINAL:
+    scores = plan.psfs if score is None else (*plan.psfs, (kind, day, score))
+    plan = replace(plan, psfs=scores, awaiting=None, invalid=0)
+    if kind == WEEKLY:  # the rest of the check-in goes on, skipped or not
+        return _next_question(p, plan, date.fromisoformat(day), settings, psfs_asked=True)
+    if kind == FINAL and score is not None:
         return save(p, plan, Reply("plan_psfs_final", summary(plan, settings)))
-    return _next_question(p, plan, date.fromisoformat(day), settings)
+    if kind == BASELINE and score is None:  # no first score, nothing to compare: not asked again
+        plan = replace(plan, psfs_activity=None)
+    return save(p, plan, Reply("plan_psfs_noted", {"score": score, "activity": plan.psfs_activity}))
 
 
 def invalid(patient: Patient, plan: Plan, reason: str, settings: PlanSettings) -> Step:

@@ -19,6 +19,9 @@ from bot.core.plan import (
     ENDED,
     PAUSED,
     PSFS_ACTIVITY,
+    PSFS_BASELINE,
+    PSFS_FINAL,
+    PSFS_WEEKLY,
     STALLED_RULE,
     Plan,
     PlanSettings,
@@ -32,6 +35,7 @@ from bot.core.plan_talk import kind_of, talk
 from bot.core.times import DAY_NAMES, WEEKDAYS, local_date
 from bot.errors import AnswerError
 
+SKIPPABLE = frozenset({CHECKIN_KTW, PSFS_ACTIVITY, PSFS_BASELINE, PSFS_WEEKLY, PSFS_FINAL})
 WEB_INVITE = "web_invite"  # set on the conversation a web visitor's SMS invitation starts
 
 
@@ -72,7 +76,7 @@ def _command_of(text: str, plan: Plan | None) -> tuple[str | None, str]:
     if command not in COMMANDS:
         return None, text
     awaiting = plan.awaiting if plan is not None else None
-    if command == "skip" and awaiting in (CHECKIN_KTW, PSFS_ACTIVITY):
+    if command == "skip" and awaiting in SKIPPABLE:
         return None, text  # SKIP answers the question
     if awaiting == PSFS_ACTIVITY and len(words) > 1:
         return None, text  # "time trials" is an activity, not TIME
