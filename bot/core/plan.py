@@ -1,4 +1,4 @@
-"""The reminder plan: enrolment, DONE/SKIP/PAUSE/TIME/ZONE, weekly check-ins, when to send; pure."""
+"""The reminder plan: its settings, the stored plan, which day gets which message; pure."""
 
 from __future__ import annotations
 
