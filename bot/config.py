@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
@@ -18,6 +19,7 @@ from bot.config_schema import (
     ExercisesModel,
     KeywordsModel,
     Model,
+    OptionModel,
     QuestionModel,
     QuestionnaireModel,
     ReminderPlan,
@@ -27,6 +29,7 @@ from bot.config_schema import (
 from bot.core.conditions import Atom, Condition, parse_condition
 from bot.core.flow import END, KINDS, Branch, Flow, Option, Question
 from bot.core.model import Keywords, Playbook
+from bot.core.options import phrase_words
 from bot.core.plan import PlanSettings, hold_for_red_flag
 from bot.core.plan_replies import plan_replies
 from bot.core.triage import OUTCOMES, Rule, Rules
@@ -95,6 +98,41 @@ def _check_options(q: QuestionModel, where: str) -> None:
         raise ConfigError(f"{where}: only single and multi questions have `options`")
     if any(o.red_flag and o.number == 0 for o in q.options):
         raise ConfigError(f"{where}: option 0 means none and cannot be a red flag")
+    _check_words(q, where)
+    _check_days(q, where)
+
+
+def _check_words(q: QuestionModel, where: str) -> None:
+    """A label or synonym read as two options of one question would make words ambiguous."""
+    owner: dict[tuple[str, ...], str] = {}
+    for o in q.options:
+        for phrase in (o.label, *o.synonyms):
+            said = phrase_words(phrase)
+            if not said:
+                raise ConfigError(f"{where}: option {o.id}: {phrase!r} has no words to match")
+            if owner.setdefault(said, o.id) != o.id:
+                raise ConfigError(
+                    f"{where}: {phrase!r} is claimed by options {owner[said]} and {o.id}; "
+                    "keep each label and synonym under one option"
+                )
+
+
+def _check_days(q: QuestionModel, where: str) -> None:
+    """Duration options: every option but none has `days: [from, to]`, the ranges don't overlap."""
+    spans = sorted((o.days[0], o.days[1] if o.days[1] is not None else math.inf, o.id)
+                   for o in q.options if o.days is not None)  # fmt: skip
+    if not spans:
+        return
+    if len(spans) != len([o for o in q.options if o.number != 0]):
+        raise ConfigError(f"{where}: give `days: [from, to]` to every option or to none")
+    for (lo, hi, oid), nxt in zip(spans, [*spans[1:], None], strict=True):
+        if hi <= lo or (nxt is not None and nxt[0] < hi):
+            raise ConfigError(f"{where}: option {oid}: `days` must run upward without overlap")
+
+
+def _option(o: OptionModel) -> Option:
+    days = None if o.days is None else (o.days[0], o.days[1] if o.days[1] is not None else math.inf)
+    return Option(o.id, o.number, o.label, o.red_flag, tuple(o.synonyms), days)
 
 
 def _flow(model: QuestionnaireModel, path: Path) -> Flow:
@@ -116,7 +154,8 @@ def _flow(model: QuestionnaireModel, path: Path) -> Flow:
             raise ConfigError(str(err)) from err
         questions[q.id] = Question(
             id=q.id, kind=q.kind, prompt=q.prompt, lo=q.min, hi=q.max or (30 if q.kind == "ktw" else 0),
-            options=tuple(Option(o.id, o.number, o.label, o.red_flag) for o in q.options), next=nxt, stop_if=q.stop_if, stop_template=q.stop_template,
+            options=tuple(_option(o) for o in q.options), next=nxt, stop_if=q.stop_if, stop_template=q.stop_template,
+            unit=q.unit,
         )  # fmt: skip
     assert all(q.kind in KINDS for q in questions.values())
     flow = Flow(model.start, questions)

@@ -107,6 +107,8 @@ class OptionModel(Model):
     number: int = Field(ge=0, le=99)
     label: StrictStr = Field(min_length=1)
     red_flag: bool = False
+    synonyms: list[StrictStr] = []
+    days: tuple[float, float | None] | None = None
 
 
 class QuestionModel(Model):
@@ -119,6 +121,7 @@ class QuestionModel(Model):
     next: StrictStr | list[dict[str, Any]] | None = None
     stop_if: bool | None = None
     stop_template: StrictStr | None = None
+    unit: Literal["years", "score"] | None = None
 
 
 class QuestionnaireModel(Model):

@@ -15,3 +15,11 @@ class AnswerError(BotError):
 
 class StoreUnavailable(BotError):
     """The store (Redis) cannot be reached."""
+
+
+class PartialAnswer(AnswerError):
+    """Part of an answer was given (one side of two): keep `partial` and ask for the rest."""
+
+    def __init__(self, reason: str, partial: dict[str, float]) -> None:
+        super().__init__(reason)
+        self.partial = partial

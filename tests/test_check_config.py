@@ -63,9 +63,13 @@ def test_a_rule_naming_an_unknown_option_fails_at_load(
 def test_renumbering_a_menu_keeps_triage(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Swapping two options' numbers moves them in the prompt; rules follow the ids."""
     q = cfg / "questionnaire.yaml"
-    text = q.read_text().replace("number: 1, id: chest_breathing", "number: 9, id: chest_breathing")
+    text = q.read_text().replace(
+        "number: 1\n        id: chest_breathing", "number: 9\n        id: chest_breathing"
+    )
     q.write_text(
-        text.replace("number: 2, id: calf_swollen_warm", "number: 1, id: calf_swollen_warm")
+        text.replace(
+            "number: 2\n        id: calf_swollen_warm", "number: 1\n        id: calf_swollen_warm"
+        )
     )
     config = load_config(cfg)
     red_flags = config.playbook.flow.question("red_flags")

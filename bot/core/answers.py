@@ -6,10 +6,18 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
+from bot.core.choices import parse_choice
+from bot.core.ktw import KTW_SKIP, KneeToWall, ktw_fields, parse_knee_to_wall
+from bot.core.typos import typo_of
+from bot.core.units import TOO_BIG, quantities, spelled_to_digits
+from bot.core.units import numbers_in as _numbers_in
 from bot.errors import AnswerError
+
+__all__ = ["KTW_SKIP", "TOO_BIG", "KneeToWall", "ktw_fields", "parse_knee_to_wall"]
 
 JSON = Any  # answers are JSON-native: bool, int, float, list[int], dict
 
@@ -49,16 +57,6 @@ NONE_WORDS = frozenset(
     ["none", "nothing", "neither", "nil", "zero", "0", "no", "nope", "nah", "n", "na", "n/a"]
 )
 
-_UNITS = {
-    "zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
-    "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
-    "eighteen": 18, "nineteen": 19,
-}  # fmt: skip
-_TENS = {
-    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-    "eighty": 80, "ninety": 90,
-}  # fmt: skip
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -84,42 +82,12 @@ def keyword_of(text: str) -> str | None:
 
 
 def words_to_numbers(text: str) -> str:
-    """Replace spelled numbers ('forty five', 'seven') by digits."""
-    tokens = re.split(r"(\s+|-)", text)
-    out: list[str] = []
-    value: int | None = None
-    for token in tokens:
-        word = token.strip().lower()
-        if word in ("", "-") and value is not None:
-            continue
-        if word in _TENS and (value is None or value >= 100):
-            value = (value or 0) + _TENS[word]
-        elif word in _UNITS and (value is None or (value % 10 == 0 and value % 100 != 10)):
-            value = (value or 0) + _UNITS[word]
-        elif word == "hundred":
-            value = (value or 1) * 100
-        elif word == "and" and value is not None and value >= 100:
-            continue
-        else:
-            if value is not None:
-                out.append(f" {value} ")
-                value = None
-            out.append(token)
-    if value is not None:
-        out.append(f" {value} ")
-    return "".join(out)
-
-
-_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?![\d.])")
-
-
-TOO_BIG = 1e18
+    """Replace spelled numbers ('forty five', 'seven') by digits (text2num)."""
+    return spelled_to_digits(text)
 
 
 def numbers_in(text: str) -> list[float]:
-    # A 400-digit "number" is inf as a float and int(inf) raises: make it merely out of range.
-    found = (float(n) for n in _NUMBER.findall(words_to_numbers(normalize(text))))
-    return [n if math.isfinite(n) else TOO_BIG for n in found]
+    return _numbers_in(words_to_numbers(normalize(text)))
 
 
 UNSURE = ("not sure", "unsure", "idk", "i dont know", "i don't know", "dont know", "don't know",
@@ -127,143 +95,142 @@ UNSURE = ("not sure", "unsure", "idk", "i dont know", "i don't know", "dont know
           "i'm not sure", "im not sure", "possibly", "kind of", "kinda", "sort of")  # fmt: skip
 
 
+HEDGES = re.compile(
+    r"\b(?:mostly|mainly|usually|generally|pretty much|basically|i guess|i think|i believe|"
+    r"definitely|honestly|actually|thanks|thank you|please|pls|yeah so)\b"
+)
+TYPO_YES_NO = {"yes": True, "yeah": True, "yep": True, "yup": True, "sure": True, "okay": True,
+               "nope": False}  # fmt: skip
+
+
+def _yes_no_word(word: str, typos: bool) -> bool | None:
+    if word in NO:
+        return False
+    if word in YES:
+        return True
+    if not typos:
+        return None
+    fixed = typo_of(word, frozenset(TYPO_YES_NO), substitutions=True)
+    return None if fixed is None else TYPO_YES_NO[fixed]
+
+
 def parse_yes_no(text: str) -> bool:
     norm = normalize(text)
     if not norm:
         raise AnswerError("empty")
-    if any(norm == u or norm.startswith(u + " ") for u in UNSURE):
+    if any(norm == u or norm.startswith(u + " ") for u in UNSURE) or re.search(
+        r"\b(?:yes and no|yes or no|not sure|unsure|dunno|no idea|sometimes|depends)\b", norm
+    ):
         raise AnswerError("unsure")  # never read "not sure" as No: a safety screen would pass
     if norm in NO or any(norm.startswith(p) for p in NO_PHRASES):
         return False
     if norm in YES or any(norm.startswith(p) for p in YES_PHRASES):
         return True
-    first = norm.split()[0]
-    if first in YES:
-        return True
-    if first in NO:
-        return False
-    raise AnswerError("not_yes_no")
+    said = HEDGES.sub(" ", norm).split() or norm.split()
+    first = _yes_no_word(said[0], typos=len(said) == 1)  # a typo only in a one-word reply
+    if first is None:
+        raise AnswerError("not_yes_no")
+    return first
 
 
-def parse_integer(text: str, minimum: int, maximum: int) -> int:
-    lowered = re.sub(
-        r"(\d+)\s*(?:/|out of|of)\s*10\b", r"\1", words_to_numbers(clean(text).lower())
-    )
-    norm = normalize(lowered)
-    if not norm:
+_SCALE_MENTION = re.compile(
+    r"\b(?:on\s+)?(?:a\s+)?(?:pain\s+)?scale\s+(?:of\s+|from\s+)?(?:\d+\s*(?:-|to)\s*)?\d+\b"
+)
+_OUT_OF = re.compile(r"(\d+(?:\.\d+)?)\s*(?:/|out of|outta|of)\s*(\d+)\b")
+_RANGE = re.compile(r"\d\s*(?:-|–|to|or)\s*\d|\bbetween\s+\d+(?:\.\d+)?\s+and\s+\d")
+_YEARS = re.compile(r"\b(?:y|yr|yrs|year|years)\b")
+NONE_SCORE = frozenset(["none", "no pain", "nothing", "no", "nil", "not at all", "pain free"])
+
+
+def _out_of(text: str, hi: int, unit: str | None) -> str:
+    """'7/10' -> '7'; '11/10' -> '10' (off the top of the scale); '3/5' on a 0-10 is re-asked."""
+
+    def read(m: re.Match[str]) -> str:
+        value, scale = float(m.group(1)), float(m.group(2))
+        if scale not in (hi, 10):
+            if unit == "score":
+                raise AnswerError("scale")
+            return f" {m.group(1)} "
+        return f" {min(value, scale):g} "
+
+    return _OUT_OF.sub(read, text)
+
+
+def _unitless(digits: str, unit: str | None) -> str:
+    """Drop numbers that carry a unit the question doesn't ask for; error when nothing is left."""
+    dropped = []
+    for q in reversed(quantities(digits) if unit else []):
+        said = digits[q.span[0] : q.span[1]]
+        if unit == "years" and q.family == "duration" and _YEARS.search(said):
+            continue  # "45 years old"
+        dropped.append(q)
+        digits = digits[: q.span[0]] + " " + digits[q.span[1] :]
+    if dropped and not _numbers_in(digits):
+        raise AnswerError("scale" if unit == "score" else "unit")
+    return digits
+
+
+def parse_integer(text: str, minimum: int, maximum: int, *, unit: str | None = None) -> int:
+    """A whole number: '7', '7/10', 'seven', 'about 45'; units, ranges and other scales re-asked."""
+    if not normalize(text):
         raise AnswerError("empty")
+    unit = unit or ("score" if (minimum, maximum) == (0, 10) else None)
+    lowered = _SCALE_MENTION.sub(" ", words_to_numbers(clean(text).lower()))
+    norm = normalize(_out_of(lowered, maximum, unit))
     if re.search(r"(?:^|\s)-\s*\d", norm):
         raise AnswerError("out_of_range")
-    found = numbers_in(norm)
+    if _RANGE.search(norm):
+        raise AnswerError("range")
+    if unit == "years" and re.search(r"\b(?:19|20)\d\d\b", norm):
+        raise AnswerError("unit")  # a year of birth: ask for the age itself
+    found = _numbers_in(_unitless(norm, unit))
+    if not found:
+        if minimum == 0 and norm in NONE_SCORE:
+            return 0
+        raise AnswerError("not_a_number")
     if len(found) != 1:
-        raise AnswerError("not_a_number" if not found else "ambiguous")
-    value = found[0]
-    if value != int(value):
-        value = round(value)
+        raise AnswerError("ambiguous")
+    value = math.floor(found[0] + 0.5)  # 5.5 is 6: half-way reads upward, the safer side
     if not minimum <= value <= maximum:
         raise AnswerError("out_of_range")
     return int(value)
 
 
+@dataclass(frozen=True)
+class _Numbered:
+    """A bare menu number, for menus that have no labels (the check-in's red-flag list)."""
+
+    number: int
+    id: str = ""
+    label: str = ""
+    synonyms: tuple[str, ...] = field(default=())
+    red_flag: bool = False
+    days: tuple[float, float] | None = None
+
+
+def _numbered(options: Iterable[int]) -> list[_Numbered]:
+    return [_Numbered(n, str(n), "none" if n == 0 else "") for n in options]
+
+
 def parse_single(text: str, options: Iterable[int]) -> int:
-    allowed = sorted(options)
-    norm = normalize(text)
-    if 0 in allowed and norm in NONE_WORDS:
-        return 0
-    found = numbers_in(norm)
-    if len(found) != 1:
-        raise AnswerError("not_a_number" if not found else "one_only")
-    value = found[0]
-    if value != int(value) or int(value) not in allowed:
-        raise AnswerError("out_of_range")
-    return int(value)
+    return int(parse_choice(text, _numbered(options), multi=False)[0])
 
 
 def parse_multi(text: str, options: Iterable[int]) -> list[int]:
     """Multi-select where 0 means none: '1 3', '1,3', '1 and 3', 'none', '0'."""
-    allowed = set(options)
-    norm = normalize(text)
-    if not norm:
-        raise AnswerError("empty")
-    if norm in NONE_WORDS or norm in ("none of them", "none of these", "no none"):
-        return []
-    norm = re.sub(r"(?<=\d)(?=\d)", " ", norm) if re.fullmatch(r"[1-9]{2,5}", norm) else norm
-    found = numbers_in(norm)
-    if not found:
-        raise AnswerError("not_a_number")
-    if any(n != int(n) or int(n) not in allowed for n in found):
-        raise AnswerError("out_of_range")
-    picked = sorted({int(n) for n in found})
-    if picked == [0]:
-        return []
-    if 0 in picked:
-        raise AnswerError("none_and_some")
-    return picked
-
-
-@dataclass(frozen=True)
-class KneeToWall:
-    left: float | None
-    right: float | None
-
-    @property
-    def skipped(self) -> bool:
-        return self.left is None or self.right is None
-
-    def to_json(self) -> dict[str, Any]:
-        if self.skipped:
-            return {"skipped": True}
-        return {"left": self.left, "right": self.right}
-
-
-KTW_SKIP = frozenset(
-    ["skip", "skipped", "pass", "later", "can't", "cant", "no", "n/a", "na", "dunno"]
-)
-
-
-def parse_knee_to_wall(text: str, maximum: float = 30.0) -> dict[str, Any]:
-    """'L 9 R 12', 'left 9.5 right 12', 'R 12 L 9', '9' (both), 'skip'."""
-    norm = normalize(text)
-    if not norm:
-        raise AnswerError("empty")
-    if norm in KTW_SKIP or norm.split()[0] in ("skip", "skipped"):
-        return KneeToWall(None, None).to_json()
-    norm = words_to_numbers(norm).replace("cm", " ")
-    sides: dict[str, float] = {}
-    for side, value in re.findall(r"\b(l|left|r|right)\s*[:=-]?\s*(\d+(?:\.\d+)?)", norm):
-        sides["left" if side.startswith("l") else "right"] = float(value)
-    found = numbers_in(norm)
-    if len(sides) == 2 and len(found) == 2:
-        left, right = sides["left"], sides["right"]
-    elif not sides and len(found) == 1:
-        left = right = found[0]
-    elif not sides and len(found) == 2:
-        left, right = found
-    else:
-        raise AnswerError("not_ktw")
-    if not (0 <= left <= maximum and 0 <= right <= maximum):
-        raise AnswerError("out_of_range")
-    return KneeToWall(left, right).to_json()
-
-
-def ktw_fields(value: JSON) -> dict[str, float] | None:
-    """Derived numbers of a knee-to-wall answer, or None when it was skipped."""
-    if not isinstance(value, dict) or value.get("skipped"):
-        return None
-    left, right = float(value["left"]), float(value["right"])
-    return {
-        "left": left,
-        "right": right,
-        "min": min(left, right),
-        "max": max(left, right),
-        "diff": round(abs(left - right), 3),
-    }
+    return sorted(int(i) for i in parse_choice(text, _numbered(options), multi=True))
 
 
 def parse_answer(
-    kind: str, text: str, *, options: Iterable[int] = (), lo: int = 0, hi: int = 0
+    kind: str,
+    text: str,
+    *,
+    options: Iterable[int] = (),
+    lo: int = 0,
+    hi: int = 0,
+    today: date | None = None,
 ) -> JSON:
-    """Parse a reply for a question of the given answer kind."""
+    """Parse a reply for a question of the given answer kind (menus by number only)."""
     if kind == "yes_no":
         return parse_yes_no(text)
     if kind == "integer":

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
-from bot.core.answers import parse_answer
+from bot.core.answers import parse_integer, parse_knee_to_wall, parse_yes_no
+from bot.core.choices import parse_choice
 from bot.core.conditions import Condition
 
 END = "end"
@@ -27,6 +29,8 @@ class Option:
     number: int
     label: str
     red_flag: bool = False
+    synonyms: tuple[str, ...] = ()
+    days: tuple[float, float] | None = None  # a duration option: from..up to (not incl.) days
 
     @property
     def is_none(self) -> bool:
@@ -45,6 +49,7 @@ class Question:
     next: tuple[Branch, ...] = ()
     stop_if: Any = None  # a value that ends the conversation politely (consent = no)
     stop_template: str | None = None
+    unit: str | None = None  # integer questions: "years" (age) or "score" (0-10 scales)
 
     @property
     def numbers(self) -> tuple[int, ...]:
@@ -62,13 +67,18 @@ class Question:
     def by_number(self, number: int) -> Option:
         return next(o for o in self.options if o.number == number)
 
-    def parse(self, text: str) -> Any:
-        value = parse_answer(self.kind, text, options=self.numbers, lo=self.lo, hi=self.hi)
-        if self.kind == "single":
-            return self.by_number(value).id
-        if self.kind == "multi":
-            return [self.by_number(n).id for n in value]
-        return value
+    def parse(
+        self, text: str, *, today: date | None = None, partial: dict[str, float] | None = None
+    ) -> Any:
+        """The answer value; `today` places "since March", `partial` is one side given earlier."""
+        if self.kind in ("single", "multi"):
+            ids = parse_choice(text, self.options, multi=self.kind == "multi", today=today)
+            return ids if self.kind == "multi" else ids[0]
+        if self.kind == "integer":
+            return parse_integer(text, self.lo, self.hi, unit=self.unit)
+        if self.kind == "ktw":
+            return parse_knee_to_wall(text, float(self.hi or 30), partial)
+        return parse_yes_no(text)
 
     def is_red_flag(self, value: Any) -> bool:
         if isinstance(value, list):
@@ -78,6 +88,20 @@ class Question:
     def menu(self) -> list[dict[str, Any]]:
         """The option list as templates render it (numbers and labels from config)."""
         return [{"number": o.number, "label": o.label, "id": o.id} for o in self.options]
+
+    def choices_hint(self) -> dict[str, Any]:
+        """What the prompt and re-prompt say to reply, from config: numbers, range, example."""
+        numbers = [o.number for o in self.options]
+        real = [n for n in numbers if n != 0]
+        return {
+            "numbers": numbers,
+            "real": real,
+            "has_none": 0 in numbers,
+            "first": min(real) if real else 0,
+            "last": max(real) if real else 0,
+            "contiguous": real == list(range(min(real), max(real) + 1)) if real else False,
+            "example": real[:1] + real[2:3] if len(real) > 2 else real[:1],
+        }
 
 
 @dataclass(frozen=True)

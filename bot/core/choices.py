@@ -1,0 +1,145 @@
+"""Single and multi-select answers: menu numbers, option words, durations placed on the options."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from datetime import date
+from typing import Protocol
+
+from bot.core import options as words
+from bot.core.units import (
+    Quantity,
+    numbers_in,
+    quantities,
+    since,
+    spelled_to_digits,
+    vague_duration,
+)
+from bot.errors import AnswerError
+
+
+class Choice(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def number(self) -> int: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def synonyms(self) -> tuple[str, ...]: ...
+    @property
+    def red_flag(self) -> bool: ...
+    @property
+    def days(self) -> tuple[float, float] | None: ...
+
+
+def parse_choice(
+    text: str, choices: Sequence[Choice], *, multi: bool, today: date | None = None
+) -> list[str]:
+    """The ids picked ([] is none on a multi); AnswerError(reason) when it can't be read safely."""
+    tokens = words.words_of(text)
+    if not tokens:
+        raise AnswerError("empty")
+    none = next((c for c in choices if c.number == 0), None)
+    real = [c for c in choices if c.number != 0]
+    if none is not None and words.is_one_of(tokens, (*words.NONE_PHRASES, *_phrases(none))):
+        return [] if multi else [none.id]
+    phrases = [(c.id, words.phrase_words(p)) for c in choices for p in _phrases(c)]
+    if none is not None:
+        phrases += [(none.id, words.phrase_words(p)) for p in words.NONE_PHRASES if p != "no"]
+    hits = words.find(tokens, phrases)
+    picked = {h.option for h in hits if not h.negated}
+    rest = " ".join(t for i, t in enumerate(tokens) if not any(h.start <= i < h.end for h in hits))
+    digits = spelled_to_digits(rest)
+    placed = (
+        _by_duration(digits, real, today) if not picked and any(c.days for c in choices) else None
+    )
+    if placed is not None:
+        return [placed]
+    for q in quantities(digits):  # "after 4 miles" is not menu number 4
+        digits = digits[: q.span[0]] + " " * (q.span[1] - q.span[0]) + digits[q.span[1] :]
+    if re.fullmatch(r"[1-9]{2,5}", digits.strip()) and multi:
+        digits = " ".join(digits.strip())  # "13" on a multi is 1 and 3
+    picked |= _by_number(digits, choices)
+    picked |= _both_or_all(tokens, real, multi, picked)
+    return _decide(picked, hits, none, real, multi)
+
+
+def _phrases(c: Choice) -> tuple[str, ...]:
+    return (c.label, *c.synonyms)
+
+
+def _by_number(digits: str, choices: Sequence[Choice]) -> set[str]:
+    if re.search(r"(?:^|\s)-\s*\d", digits):
+        raise AnswerError("out_of_range")
+    by_number = {c.number: c.id for c in choices}
+    found = numbers_in(digits)
+    if any(n != int(n) or int(n) not in by_number for n in found):
+        raise AnswerError("out_of_range")
+    return {by_number[int(n)] for n in found}
+
+
+def _both_or_all(
+    tokens: list[str], real: Sequence[Choice], multi: bool, picked: set[str]
+) -> set[str]:
+    said = set(tokens)
+    if picked or not said & {"both", "all", "everything"}:
+        return set()
+    if ("both" in said and len(real) == 2) or (multi and said & {"all", "everything"}):
+        return {c.id for c in real}
+    raise AnswerError("which")
+
+
+def _decide(
+    picked: set[str],
+    hits: list[words.Hit],
+    none: Choice | None,
+    real: Sequence[Choice],
+    multi: bool,
+) -> list[str]:
+    order = [c.id for c in real]
+    if none is not None and none.id in picked:
+        if picked != {none.id}:
+            raise AnswerError("none_and_some")
+        return [] if multi else [none.id]
+    if not picked:
+        negated = {h.option for h in hits if h.negated}
+        if negated and none is not None and negated >= set(order):
+            return [] if multi else [none.id]
+        raise AnswerError("which" if negated else "not_a_number")
+    chosen = [i for i in order if i in picked]
+    if multi or len(chosen) == 1:
+        return chosen
+    flagged = [c.id for c in real if c.id in picked and c.red_flag]
+    if len(flagged) == 1:
+        return flagged  # "it locks and gives way": the safer reading, never the harmless one
+    raise AnswerError("one_only")
+
+
+def _by_duration(digits: str, real: Sequence[Choice], today: date | None) -> str | None:
+    """'4 weeks', 'about 3 years', 'since March': the option whose days hold it, else None."""
+    found = [q for q in quantities(digits) if q.family == "duration"]
+    extra = since(digits, today) or (None if found else vague_duration(digits))
+    found += [extra] if extra is not None else []
+    if not found:
+        if re.search(r"\bsince\b", digits) and today is None:
+            raise AnswerError("duration")
+        return None
+    placed = {_option_for(q, real) for q in found}
+    if len(placed) != 1 or None in placed:
+        raise AnswerError("range")
+    return placed.pop()
+
+
+def _option_for(q: Quantity, real: Sequence[Choice]) -> str | None:
+    def holding(days: float) -> str | None:
+        for c in real:
+            lo, hi = c.days or (math.nan, math.nan)
+            if lo <= days < hi:
+                return c.id
+        return None
+
+    low, high = holding(q.low), holding(min(q.high, 1e9))
+    return low if low == high else None

@@ -1,0 +1,178 @@
+"""Menu options typed as words: labels and synonyms from config, typos, negation, none, both, all.
+
+A phrase matches when its words appear in order in the message (filler words ignored, a
+misspelt word read through typos.typo_of); longer phrases win over the shorter ones they contain
+("under the kneecap" beats "kneecap"). A phrase after "no", "not", "never", "without" in the
+same clause is negated: it is not picked, and only when every option is negated does the
+message mean none.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.core.typos import typo_of
+
+FILLER = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "my",
+        "of",
+        "on",
+        "in",
+        "at",
+        "to",
+        "is",
+        "it",
+        "its",
+        "i",
+        "im",
+        "me",
+        "just",
+        "really",
+        "very",
+        "bit",
+        "kind",
+        "sort",
+        "area",
+        "part",
+        "bits",
+        "spot",
+        "thanks",
+        "thank",
+        "you",
+        "please",
+        "pls",
+        "ok",
+        "okay",
+        "um",
+        "uh",
+        "well",
+        "so",
+        "like",
+        "mostly",
+        "mainly",
+        "only",
+        "that",
+    ]
+)
+NEGATORS = frozenset(
+    [
+        "no",
+        "not",
+        "never",
+        "without",
+        "dont",
+        "didnt",
+        "doesnt",
+        "isnt",
+        "arent",
+        "wasnt",
+        "havent",
+        "hasnt",
+        "nor",
+        "neither",
+        "none",
+        "nothing",
+        "zero",
+    ]
+)
+CLAUSE_BREAKS = frozenset(
+    ["but", "and", "though", "although", "however", "except", "yet", ",", ".", ";", "!", "?"]
+)
+CARRY_NEGATION = frozenset(["or", "nor", "any", "have", "has", "had", "got", "get", "feel", "felt"])
+NONE_PHRASES = (
+    "none", "nothing", "neither", "nope", "nah", "zero", "none of them", "none of these",
+    "none of those", "none of the above", "nothing like that", "not any", "no none", "n/a", "na",
+    "none apply", "neither one", "neither of them", "neither of those", "all good", "no",
+)  # fmt: skip
+BOTH = ("both", "both of them", "both of those", "both of these", "the two")
+ALL = ("all", "all of them", "all of these", "all of those", "all of the above", "everything")
+SPELLED_SMALL = {
+    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+    "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
+}  # fmt: skip
+
+
+def words_of(text: str) -> list[str]:
+    """Lower-case words and clause punctuation as separate tokens: 'knee, not calf' -> 4 tokens."""
+    text = text.lower().replace("’", "'").replace("'", "")
+    text = re.sub(r"(?<=\d)(?=[a-z])|(?<=[a-z])(?=\d)", " ", text)
+    return re.findall(r"\d+(?:\.\d+)?|[a-z][a-z'/]*|[,.;!?+-]", text)
+
+
+def phrase_words(phrase: str) -> tuple[str, ...]:
+    """The words of a phrase that must be matched: filler dropped, small numbers as digits."""
+    return tuple(SPELLED_SMALL.get(w, w) for w in words_of(phrase) if w not in FILLER)
+
+
+@dataclass(frozen=True)
+class Hit:
+    option: str
+    start: int  # token indices in the message, end exclusive
+    end: int
+    negated: bool
+
+
+@lru_cache(maxsize=256)
+def vocabulary(phrases: tuple[tuple[str, ...], ...]) -> frozenset[str]:
+    return frozenset(w for p in phrases for w in p if w.isalpha() and len(w) >= 4)
+
+
+def _spell(word: str, vocab: frozenset[str]) -> str:
+    word = SPELLED_SMALL.get(word, word)
+    if word in vocab or len(word) < 4 or not word.isalpha():
+        return word
+    return typo_of(word, vocab, substitutions=len(word) >= 6) or word
+
+
+def find(tokens: Sequence[str], phrases: Sequence[tuple[str, tuple[str, ...]]]) -> list[Hit]:
+    """Every (option id, phrase words) that occurs, longest first, each token used once."""
+    vocab = vocabulary(tuple(p for _, p in phrases))
+    spelled = [_spell(t, vocab) for t in tokens]
+    content = [i for i, t in enumerate(spelled) if t not in FILLER]
+    used: set[int] = set()
+    hits: list[Hit] = []
+    for option, words in sorted(phrases, key=lambda p: -len(p[1])):
+        if not words:
+            continue
+        for k in range(len(content) - len(words) + 1):
+            span = content[k : k + len(words)]
+            if used.intersection(span) or [spelled[i] for i in span] != list(words):
+                continue
+            used.update(span)
+            start = span[0]
+            if start > 0 and tokens[start - 1] in SPELLED_SMALL and tokens[start - 1] != "zero":
+                start -= 1  # "one calf is swollen": a determiner, not menu number 1
+                used.add(start)
+            hits.append(Hit(option, start, span[-1] + 1, _negated(spelled, start, hits)))
+    return sorted(hits, key=lambda h: h.start)
+
+
+def _negated(tokens: Sequence[str], start: int, earlier: Iterable[Hit]) -> bool:
+    """A negator earlier in the same clause, reaching over lists joined by 'or' and fillers."""
+    inside = {i for h in earlier for i in range(h.start, h.end)}
+    gap = 0
+    for i in range(start - 1, -1, -1):
+        word = tokens[i]
+        if word in NEGATORS:
+            return True
+        if word in CLAUSE_BREAKS:
+            return False
+        if i in inside or word in FILLER or word in CARRY_NEGATION:
+            continue
+        gap += 1
+        if gap > 2:
+            return False
+    return False
+
+
+def is_one_of(text_words: Sequence[str], phrases: Iterable[str]) -> bool:
+    """The whole message (filler dropped) is one of the phrases."""
+    said = tuple(w for w in text_words if w not in FILLER and w not in ",.;!?")
+    return any(said == phrase_words(p) for p in phrases)

@@ -1,0 +1,158 @@
+"""Numbers with their units as people text them: spelled numbers, durations, distances, lengths.
+
+Spelled numbers go through text2num ("forty five", "thirty-four", and Spanish "treinta y
+cuatro"). A quantity is a number (or "a", "a couple of", "a few", "half a") followed by a unit;
+durations also come as "since March", "since last week", "for years". The calendar date is a
+parameter: the core has no clock.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from text_to_num import alpha2digit
+
+DAY, WEEK, MONTH, YEAR = 1.0, 7.0, 365.25 / 12, 365.25
+UNITS: dict[str, tuple[str, float]] = {}  # unit word -> (family, size in the family's base unit)
+for _family, _words, _size in (
+    ("duration", "d day days dy dys", DAY),
+    ("duration", "w wk wks week weeks", WEEK),
+    ("duration", "fortnight fortnights", 2 * WEEK),
+    ("duration", "mo mos mth mths mnth mnths month months", MONTH),
+    ("duration", "y yr yrs year years", YEAR),
+    ("clock", "s sec secs second seconds min mins minute minutes h hr hrs hour hours", 1.0),
+    ("distance", "mi mile miles k km kms kilometer kilometers kilometre kilometres", 1.0),
+    ("distance", "m meter meters metre metres yard yards yd yds block blocks lap laps", 1.0),
+    ("distance", "step steps stair stairs flight flights", 1.0),
+    ("length", "cm cms centimeter centimeters centimetre centimetres", 1.0),
+    ("length", "mm millimeter millimeters millimetre millimetres", 0.1),
+    ("length", 'in inch inches "', 2.54),
+    ("length", "ft foot feet", 30.48),
+):
+    for _w in _words.split():
+        UNITS[_w] = (_family, _size)
+
+AMOUNT_WORDS = {"a": 1.0, "an": 1.0, "one": 1.0, "couple": 2.0, "few": 3.0, "half": 0.5}
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?![\d.])")
+_ORDINAL = re.compile(r"\b\d+(?:st|nd|rd|th)\b")
+TOO_BIG = 1e18
+OPEN_END = math.inf
+
+
+def spelled_to_digits(text: str, lang: str = "en") -> str:
+    """'forty five' -> '45', 'one and three' -> '1 and 3'; ordinals ('2nd') are left out."""
+    try:
+        converted = alpha2digit(text, lang, threshold=0)
+    except (ValueError, RuntimeError):  # the parser refuses odd input: keep the text as typed
+        converted = text
+    return _ORDINAL.sub(" ", converted)
+
+
+def numbers_in(text: str) -> list[float]:
+    """Every number in a (digit-converted) text; a 400-digit one is merely out of range."""
+    found = (float(n) for n in _NUMBER.findall(text))
+    return [n if math.isfinite(n) else TOO_BIG for n in found]
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A measured amount: `low`..`high` in the family's base unit (days, cm, ...)."""
+
+    family: str
+    low: float
+    high: float
+    span: tuple[int, int]  # where in the text it was said
+
+
+_AMOUNT = r"(\d+(?:\.\d+)?|a couple of|a couple|couple of|a few|few|half an?|an?|one)"
+_QUALIFIER = r"(?:(more than|over|longer than|at least|almost|nearly|under|less than|about|around|roughly|maybe|like|approx|approximately)\s+)?"
+_RANGE_TAIL = r"(?:\s*(?:-|to|or)\s*(\d+(?:\.\d+)?))?"
+_QUANTITY = re.compile(
+    _QUALIFIER + _AMOUNT + _RANGE_TAIL + r"(\s+and\s+a\s+half)?\s*(" + "|".join(
+        re.escape(u) for u in sorted(UNITS, key=len, reverse=True)
+    ) + r")(?![a-z])"
+)  # fmt: skip
+
+
+def _amount(word: str) -> float:
+    if word[0].isdigit():
+        return float(word)
+    return next(v for k, v in AMOUNT_WORDS.items() if k in word.split())
+
+
+def quantities(text: str) -> list[Quantity]:
+    """Amounts with units in a normalized, digit-converted text: '4 weeks', 'about 3 yrs', '5k'."""
+    found = []
+    for m in _QUANTITY.finditer(text):
+        qualifier, amount, upper, half, unit = m.groups()
+        family, size = UNITS[unit]
+        if unit in ("in", "m", "s", "d", "w", "y", "h", "k") and not amount[0].isdigit():
+            continue  # "a m", "an in": letters, not units
+        low = _amount(amount) + (0.5 if half else 0.0)
+        high = float(upper) + (0.5 if half else 0.0) if upper else low
+        low, high = low * size, high * size
+        if qualifier in ("more than", "over", "longer than", "at least"):
+            low, high = high + (0.01 if qualifier != "at least" else 0.0), OPEN_END
+        elif qualifier in ("under", "less than"):
+            low, high = 0.0, low - 0.01
+        found.append(Quantity(family, low, high, m.span()))
+    return found
+
+
+def _month_start(today: date, month: int, year: int | None) -> date:
+    year = year if year is not None else (today.year if month <= today.month else today.year - 1)
+    return date(year, month, 1)
+
+
+def _next_month(start: date) -> date:
+    return date(start.year + start.month // 12, start.month % 12 + 1, 1)
+
+
+def since(text: str, today: date | None) -> Quantity | None:
+    """'since March', 'since last week', 'since 2024', 'since Monday': days until `today`."""
+    m = re.search(r"\b(?:since|from|started in|began in|start of)\s+(?:the\s+)?(?:start\s+of\s+|beginning\s+of\s+|end\s+of\s+|mid\s+|early\s+|late\s+)?(last\s+)?([a-z]+|\d{4})(?:\s+(\d{4}))?", text)  # fmt: skip
+    if m is None or today is None:
+        return None
+    last, word, year = m.group(1), m.group(2), m.group(3)
+    first: date | None = None
+    end: date | None = None
+    if word.isdigit() and 1900 < int(word) <= today.year:
+        first, end = date(int(word), 1, 1), date(int(word), 12, 31)
+    elif word[:3] in MONTHS and (len(word) == 3 or word.startswith(MONTHS[MONTHS.index(word[:3])])):
+        first = _month_start(today, MONTHS.index(word[:3]) + 1, int(year) if year else None)
+        end = _next_month(first) - timedelta(days=1)
+    elif word[:3] in WEEKDAYS and not last:
+        back = (today.weekday() - WEEKDAYS.index(word[:3])) % 7 or 7
+        first = end = today - timedelta(days=back)
+    elif word in ("yesterday", "today", "tonight", "this"):
+        first = end = today - timedelta(days=1 if word == "yesterday" else 0)
+    elif last and word in ("week", "month", "year"):
+        size = {"week": 7, "month": 31, "year": 366}[word]
+        first, end = today - timedelta(days=2 * size), today - timedelta(days=size // 2)
+    if first is None or end is None or first > today:
+        return None
+    return Quantity("duration", float((today - end).days), float((today - first).days), m.span())
+
+
+VAGUE_DURATIONS = {
+    "years": (2 * YEAR, OPEN_END), "ages": (None, None), "forever": (None, None),
+    "months": (2 * MONTH, OPEN_END), "weeks": (2 * WEEK, OPEN_END), "days": (2.0, 14.0),
+}  # fmt: skip
+
+
+def vague_duration(text: str) -> Quantity | None:
+    """'for years', 'a few months' with no number: a range, or nothing when it can't be placed."""
+    m = re.search(
+        r"\b(?:for|since|over)\s+(?:many\s+|several\s+)?(years|months|weeks|days)\b", text
+    )
+    if m is None:
+        return None
+    low, high = VAGUE_DURATIONS[m.group(1)]
+    if low is None or high is None:
+        return None
+    return Quantity("duration", low, high, m.span())
