@@ -64,6 +64,20 @@ def _samples(config: Config, longest: dict[str, tuple[str, ...]]) -> dict[str, d
     return samples
 
 
+REPROMPT_REASONS = ("out_of_range", "not_a_number", "ambiguous", "range", "scale", "unit",
+                    "unsure", "one_only", "none_and_some", "which", "duration", "not_ktw",
+                    "one_side", "empty")  # fmt: skip
+
+
+def _reprompt_samples(config: Config) -> list[dict[str, Any]]:
+    """The re-prompt for every reason at every question of the config."""
+    return [
+        {"kind": q.kind, "reason": r, "lo": q.lo, "hi": q.hi, "options": q.numbers,
+         "menu": q.menu(), "unit": q.unit, "partial": {"left": 9.0} if r == "one_side" else None}
+        for q in config.playbook.flow.questions.values() for r in REPROMPT_REASONS
+    ]  # fmt: skip
+
+
 def _check_templates(config: Config, renderer: Renderer, longest: dict[str, tuple[str, ...]],
                      report: Report) -> None:  # fmt: skip
     # Every module that sends a message names its templates; the question prompts come from config.
@@ -80,9 +94,7 @@ def _check_templates(config: Config, renderer: Renderer, longest: dict[str, tupl
         except ConfigError as err:
             report.fail(f"(web chat) {err}")
     for name in renderer.names():
-        kinds = [{"kind": k, "reason": r, "lo": 0, "hi": 10, "options": (0, 1, 2)}
-                 for k in ("yes_no", "integer", "single", "multi", "ktw")
-                 for r in ("out_of_range", "not_a_number")] if name == "reprompt" else [
+        kinds = _reprompt_samples(config) if name == "reprompt" else [
                      {**SAMPLE_CONTEXT, **samples.get(name, {})}]  # fmt: skip
         for context in kinds:
             try:
