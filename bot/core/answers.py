@@ -13,7 +13,7 @@ from typing import Any
 from bot.core.choices import parse_choice
 from bot.core.ktw import KTW_SKIP, KneeToWall, ktw_fields, parse_knee_to_wall
 from bot.core.typos import typo_of
-from bot.core.units import TOO_BIG, quantities, spelled_to_digits
+from bot.core.units import TOO_BIG, UNITS, quantities, spelled_to_digits
 from bot.core.units import numbers_in as _numbers_in
 from bot.errors import AnswerError
 
@@ -108,7 +108,7 @@ def _yes_no_word(word: str, typos: bool) -> bool | None:
         return False
     if word in YES:
         return True
-    if not typos:
+    if not typos or word in UNITS:  # "yrs" is years, not a slip of "yes"
         return None
     fixed = typo_of(word, frozenset(TYPO_YES_NO), substitutions=True)
     return None if fixed is None else TYPO_YES_NO[fixed]

@@ -45,7 +45,7 @@ def advance(patient: Patient, inbound: Inbound, book: Playbook, now: datetime) -
         if patient.opted_out:
             return Step(patient)
         return Step(patient, (Reply("media_only" if inbound.media_count else "empty"),))
-    word = keyword_of(text)
+    word = book.keywords.spelled(keyword_of(text))
     kw = book.keywords
     if patient.opted_out:
         if word in kw.start or word in kw.start_when_opted_out:

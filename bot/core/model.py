@@ -10,6 +10,7 @@ from typing import Any
 from bot.core.answers import normalize
 from bot.core.flow import Flow
 from bot.core.triage import Outcome, Rules
+from bot.core.typos import typo_of
 
 DONE, DECLINED, REMINDER_OFFER = "done", "declined", "reminder_offer"
 
@@ -24,6 +25,14 @@ class Keywords:
     human: frozenset[str]
     plan: frozenset[str]  # DONE, SKIP, PAUSE, RESUME, TIME, ZONE: for the reminder plan
     emergency_phrases: tuple[str, ...]
+
+    def spelled(self, word: str | None) -> str | None:
+        """The keyword a one-word message means, typos included ('stpo' is STOP), else itself."""
+        if word is None:
+            return None
+        every = frozenset().union(self.stop, self.start, self.help, self.restart, self.human,
+                                  self.plan)  # fmt: skip
+        return typo_of(word, every) or word
 
     def emergency_in(self, text: str) -> bool:
         said = f" {normalize(text).replace(chr(39), '').replace('-', ' ')} "

@@ -139,11 +139,9 @@ def find(tokens: Sequence[str], phrases: Sequence[tuple[str, tuple[str, ...]]]) 
     used: set[int] = set()
     hits: list[Hit] = []
     for option, words in sorted(phrases, key=lambda p: -len(p[1])):
-        if not words:
-            continue
-        for k in range(len(content) - len(words) + 1):
-            span = content[k : k + len(words)]
-            if used.intersection(span) or [spelled[i] for i in span] != list(words):
+        for k in range(len(content)):
+            span = _occurrence(spelled, content[k:], words, used)
+            if span is None:
                 continue
             used.update(span)
             start = span[0]
@@ -152,6 +150,25 @@ def find(tokens: Sequence[str], phrases: Sequence[tuple[str, tuple[str, ...]]]) 
                 used.add(start)
             hits.append(Hit(option, start, span[-1] + 1, _negated(spelled, start, hits)))
     return sorted(hits, key=lambda h: h.start)
+
+
+def _occurrence(
+    tokens: Sequence[str], content: Sequence[int], words: Sequence[str], used: set[int]
+) -> list[int] | None:
+    """Token indices of `words` from content[0] on, allowing one stray word between two of them
+    ('calf looks puffy'), never across a clause break or a negator."""
+    span: list[int] = []
+    k = 0
+    for n, word in enumerate(words):
+        window = content[k : k + (1 if n == 0 else 2)]
+        found = next((i for i in window if tokens[i] == word and i not in used), None)
+        if found is None or any(
+            tokens[i] in CLAUSE_BREAKS | NEGATORS for i in window[: window.index(found)]
+        ):
+            return None
+        span.append(found)
+        k = content.index(found) + 1
+    return span or None
 
 
 def _negated(tokens: Sequence[str], start: int, earlier: Iterable[Hit]) -> bool:

@@ -104,6 +104,9 @@ def quantities(text: str) -> list[Quantity]:
     return found
 
 
+LAST = {"week": (7, 13), "month": (28, 61), "year": (335, 730)}  # "since last week": days ago
+
+
 def _month_start(today: date, month: int, year: int | None) -> date:
     year = year if year is not None else (today.year if month <= today.month else today.year - 1)
     return date(year, month, 1)
@@ -131,9 +134,8 @@ def since(text: str, today: date | None) -> Quantity | None:
         first = end = today - timedelta(days=back)
     elif word in ("yesterday", "today", "tonight", "this"):
         first = end = today - timedelta(days=1 if word == "yesterday" else 0)
-    elif last and word in ("week", "month", "year"):
-        size = {"week": 7, "month": 31, "year": 366}[word]
-        first, end = today - timedelta(days=2 * size), today - timedelta(days=size // 2)
+    elif last and word in LAST:
+        first, end = today - timedelta(days=LAST[word][1]), today - timedelta(days=LAST[word][0])
     if first is None or end is None or first > today:
         return None
     return Quantity("duration", float((today - end).days), float((today - first).days), m.span())
