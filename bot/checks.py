@@ -66,7 +66,7 @@ def _samples(config: Config, longest: dict[str, tuple[str, ...]]) -> dict[str, d
 
 REPROMPT_REASONS = ("out_of_range", "not_a_number", "ambiguous", "range", "scale", "unit",
                     "unsure", "one_only", "none_and_some", "which", "duration", "not_ktw",
-                    "one_side", "empty")  # fmt: skip
+                    "one_side", "empty", "mixed")  # fmt: skip
 
 
 def _reprompt_samples(config: Config) -> list[dict[str, Any]]:

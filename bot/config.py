@@ -104,17 +104,19 @@ def _check_options(q: QuestionModel, where: str) -> None:
 
 def _check_words(q: QuestionModel, where: str) -> None:
     """A label or synonym read as two options of one question would make words ambiguous."""
+    if (q.yes_words or q.no_words) and q.kind != "yes_no":
+        raise ConfigError(f"{where}: only yes_no questions have `yes_words` and `no_words`")
     owner: dict[tuple[str, ...], str] = {}
-    for o in q.options:
-        for phrase in (o.label, *o.synonyms):
-            said = phrase_words(phrase)
-            if not said:
-                raise ConfigError(f"{where}: option {o.id}: {phrase!r} has no words to match")
-            if owner.setdefault(said, o.id) != o.id:
-                raise ConfigError(
-                    f"{where}: {phrase!r} is claimed by options {owner[said]} and {o.id}; "
-                    "keep each label and synonym under one option"
-                )
+    sides = [("yes", p) for p in q.yes_words] + [("no", p) for p in q.no_words]
+    for oid, phrase in [(o.id, p) for o in q.options for p in (o.label, *o.synonyms)] + sides:
+        said = phrase_words(phrase)
+        if not said:
+            raise ConfigError(f"{where}: {oid}: {phrase!r} has no words to match")
+        if owner.setdefault(said, oid) != oid:
+            raise ConfigError(
+                f"{where}: {phrase!r} is claimed by both {owner[said]} and {oid}; "
+                "keep each label and synonym under one option"
+            )
 
 
 def _check_days(q: QuestionModel, where: str) -> None:
@@ -155,7 +157,7 @@ def _flow(model: QuestionnaireModel, path: Path) -> Flow:
         questions[q.id] = Question(
             id=q.id, kind=q.kind, prompt=q.prompt, lo=q.min, hi=q.max or (30 if q.kind == "ktw" else 0),
             options=tuple(_option(o) for o in q.options), next=nxt, stop_if=q.stop_if, stop_template=q.stop_template,
-            unit=q.unit,
+            unit=q.unit, yes_words=tuple(q.yes_words), no_words=tuple(q.no_words),
         )  # fmt: skip
     assert all(q.kind in KINDS for q in questions.values())
     flow = Flow(model.start, questions)

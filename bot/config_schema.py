@@ -122,6 +122,8 @@ class QuestionModel(Model):
     stop_if: bool | None = None
     stop_template: StrictStr | None = None
     unit: Literal["years", "score"] | None = None
+    yes_words: list[StrictStr] = []
+    no_words: list[StrictStr] = []
 
 
 class QuestionnaireModel(Model):

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.core.choices import parse_choice
 from bot.core.ktw import KTW_SKIP, KneeToWall, ktw_fields, parse_knee_to_wall
+from bot.core.options import find, phrase_words, words_of
 from bot.core.typos import typo_of
 from bot.core.units import TOO_BIG, UNITS, quantities, spelled_to_digits
 from bot.core.units import numbers_in as _numbers_in
@@ -114,7 +115,9 @@ def _yes_no_word(word: str, typos: bool) -> bool | None:
     return None if fixed is None else TYPO_YES_NO[fixed]
 
 
-def parse_yes_no(text: str) -> bool:
+def parse_yes_no(text: str, yes_words: Iterable[str] = (), no_words: Iterable[str] = ()) -> bool:
+    """Y/N words ('yeah', 'nope', 'mostly yes', 'yws') and the question's own words for each
+    side ('I fell' means yes to "did it start with a fall?"); when they disagree, ask again."""
     norm = normalize(text)
     if not norm:
         raise AnswerError("empty")
@@ -122,15 +125,38 @@ def parse_yes_no(text: str) -> bool:
         r"\b(?:yes and no|yes or no|not sure|unsure|dunno|no idea|sometimes|depends)\b", norm
     ):
         raise AnswerError("unsure")  # never read "not sure" as No: a safety screen would pass
+    literal = _literal_yes_no(norm)
+    meant = _yes_no_phrases(text, tuple(yes_words), tuple(no_words))
+    if literal is None and meant is None:
+        raise AnswerError("not_yes_no")
+    if literal is not None and meant is not None and literal != meant:
+        raise AnswerError("mixed")  # "no but it twisted": never pick the harmless half
+    return bool(literal if literal is not None else meant)
+
+
+def _literal_yes_no(norm: str) -> bool | None:
     if norm in NO or any(norm.startswith(p) for p in NO_PHRASES):
         return False
     if norm in YES or any(norm.startswith(p) for p in YES_PHRASES):
         return True
     said = HEDGES.sub(" ", norm).split() or norm.split()
-    first = _yes_no_word(said[0], typos=len(said) == 1)  # a typo only in a one-word reply
-    if first is None:
-        raise AnswerError("not_yes_no")
-    return first
+    return _yes_no_word(said[0], typos=len(said) == 1)  # a typo only in a one-word reply
+
+
+def _yes_no_phrases(text: str, yes: tuple[str, ...], no: tuple[str, ...]) -> bool | None:
+    """The reading of the question's yes/no words: 'I fell' yes, "didn't fall" no."""
+    if not yes and not no:
+        return None
+    phrases = [("yes", phrase_words(p)) for p in yes] + [("no", phrase_words(p)) for p in no]
+    readings = set()
+    for hit in find(words_of(text), phrases):
+        if hit.option == "yes":
+            readings.add(not hit.negated)
+        elif not hit.negated:
+            readings.add(False)
+    if len(readings) > 1:
+        raise AnswerError("mixed")
+    return readings.pop() if readings else None
 
 
 _SCALE_MENTION = re.compile(
@@ -138,7 +164,7 @@ _SCALE_MENTION = re.compile(
 )
 _OUT_OF = re.compile(r"(\d+(?:\.\d+)?)\s*(?:/|out of|outta|of)\s*(\d+)\b")
 _RANGE = re.compile(r"\d\s*(?:-|–|to|or)\s*\d|\bbetween\s+\d+(?:\.\d+)?\s+and\s+\d")
-_YEARS = re.compile(r"\b(?:y|yr|yrs|year|years)\b")
+_YEARS = re.compile(r"(?:y|yr|yrs|year|years)\b")
 NONE_SCORE = frozenset(["none", "no pain", "nothing", "no", "nil", "not at all", "pain free"])
 
 
@@ -175,7 +201,8 @@ def parse_integer(text: str, minimum: int, maximum: int, *, unit: str | None = N
     if not normalize(text):
         raise AnswerError("empty")
     unit = unit or ("score" if (minimum, maximum) == (0, 10) else None)
-    lowered = _SCALE_MENTION.sub(" ", words_to_numbers(clean(text).lower()))
+    lowered = re.sub(r"(\d+) and a half", r"\1.5", words_to_numbers(clean(text).lower()))
+    lowered = _SCALE_MENTION.sub(" ", lowered)
     norm = normalize(_out_of(lowered, maximum, unit))
     if re.search(r"(?:^|\s)-\s*\d", norm):
         raise AnswerError("out_of_range")

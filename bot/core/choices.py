@@ -44,7 +44,8 @@ def parse_choice(
         raise AnswerError("empty")
     none = next((c for c in choices if c.number == 0), None)
     real = [c for c in choices if c.number != 0]
-    if none is not None and words.is_one_of(tokens, (*words.NONE_PHRASES, *_phrases(none))):
+    said_none = words.is_one_of(tokens, (*words.NONE_PHRASES, *_phrases(none or choices[0])))
+    if none is not None and (said_none or words.says_none(tokens)):
         return [] if multi else [none.id]
     phrases = [(c.id, words.phrase_words(p)) for c in choices for p in _phrases(c)]
     if none is not None:
@@ -87,6 +88,8 @@ def _both_or_all(
     said = set(tokens)
     if picked or not said & {"both", "all", "everything"}:
         return set()
+    if said & words.NEGATORS:
+        raise AnswerError("which")  # "not all of them", "no to both": which ones, then?
     if ("both" in said and len(real) == 2) or (multi and said & {"all", "everything"}):
         return {c.id for c in real}
     raise AnswerError("which")

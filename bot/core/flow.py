@@ -50,6 +50,8 @@ class Question:
     stop_if: Any = None  # a value that ends the conversation politely (consent = no)
     stop_template: str | None = None
     unit: str | None = None  # integer questions: "years" (age) or "score" (0-10 scales)
+    yes_words: tuple[str, ...] = ()  # yes/no questions: what people say for each side
+    no_words: tuple[str, ...] = ()
 
     @property
     def numbers(self) -> tuple[int, ...]:
@@ -78,7 +80,7 @@ class Question:
             return parse_integer(text, self.lo, self.hi, unit=self.unit)
         if self.kind == "ktw":
             return parse_knee_to_wall(text, float(self.hi or 30), partial)
-        return parse_yes_no(text)
+        return parse_yes_no(text, self.yes_words, self.no_words)
 
     def is_red_flag(self, value: Any) -> bool:
         if isinstance(value, list):

@@ -18,84 +18,43 @@ from bot.core.typos import typo_of
 
 FILLER = frozenset(
     [
-        "a",
-        "an",
-        "the",
-        "my",
-        "of",
-        "on",
-        "in",
-        "at",
-        "to",
-        "is",
-        "it",
-        "its",
-        "i",
-        "im",
-        "me",
-        "just",
-        "really",
-        "very",
-        "bit",
-        "kind",
-        "sort",
-        "area",
-        "part",
-        "bits",
-        "spot",
-        "thanks",
-        "thank",
-        "you",
-        "please",
-        "pls",
-        "ok",
-        "okay",
-        "um",
-        "uh",
-        "well",
-        "so",
-        "like",
-        "mostly",
-        "mainly",
-        "only",
-        "that",
+        "a", "an", "area", "at", "bit", "bits", "i", "im", "in", "is", "it", "its", "kind",
+        "like", "mainly", "me", "mostly", "my", "of", "ok", "okay", "on", "only", "part", "please",
+        "pls", "really", "so", "sort", "spot", "thank", "thanks", "that", "the", "to", "uh", "um",
+        "very", "well", "you",
     ]
-)
+)  # fmt: skip
 NEGATORS = frozenset(
     [
-        "no",
-        "not",
-        "never",
-        "without",
-        "dont",
-        "didnt",
-        "doesnt",
-        "isnt",
-        "arent",
-        "wasnt",
-        "havent",
-        "hasnt",
-        "nor",
-        "neither",
-        "none",
-        "nothing",
-        "zero",
+        "arent", "didnt", "doesnt", "dont", "hasnt", "havent", "isnt", "neither", "never", "no",
+        "none", "nor", "not", "nothing", "wasnt", "without", "zero",
     ]
-)
+)  # fmt: skip
 CLAUSE_BREAKS = frozenset(
-    ["but", "and", "though", "although", "however", "except", "yet", ",", ".", ";", "!", "?"]
-)
-CARRY_NEGATION = frozenset(["or", "nor", "any", "have", "has", "had", "got", "get", "feel", "felt"])
+    [
+        "!", ",", ".", ";", "?", "although", "and", "but", "except", "however", "though", "yet",
+    ]
+)  # fmt: skip
+CARRY_NEGATION = frozenset(
+    [
+        "any", "feel", "felt", "get", "got", "had", "has", "have", "nor", "or",
+    ]
+)  # fmt: skip
 NONE_PHRASES = (
-    "none", "nothing", "neither", "nope", "nah", "zero", "none of them", "none of these",
-    "none of those", "none of the above", "nothing like that", "not any", "no none", "n/a", "na",
-    "none apply", "neither one", "neither of them", "neither of those", "all good", "no",
+        "none", "nothing", "neither", "nope", "nah", "zero", "none of them", "none of these",
+        "none of those", "none of the above", "nothing like that", "not any", "no none", "n/a", "na",
+        "none apply", "neither one", "neither of them", "neither of those", "all good", "no",
+)  # fmt: skip
+NONE_CONTEXT = frozenset(
+    ["any", "those", "these", "them", "all", "above", "have", "got", "really", "thankfully",
+     "luckily", "fortunately", "currently", "now", "today", "apply", "applies", "to", "thats",
+     "none", "nope", "nah", "nada", "good", "fine", "god", "at", "whatsoever", "both"]
 )  # fmt: skip
 BOTH = ("both", "both of them", "both of those", "both of these", "the two")
 ALL = ("all", "all of them", "all of these", "all of those", "all of the above", "everything")
 SPELLED_SMALL = {
-    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
-    "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
+        "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+        "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
 }  # fmt: skip
 
 
@@ -187,6 +146,18 @@ def _negated(tokens: Sequence[str], start: int, earlier: Iterable[Hit]) -> bool:
         if gap > 2:
             return False
     return False
+
+
+def says_none(text_words: Sequence[str]) -> bool:
+    """'no to all', "I don't have any of those", 'not really': a negator and nothing else said."""
+    said = [w for w in text_words if w not in FILLER and w not in ",.;!?-"]
+    if "not" in said and {"all", "both"} & set(said[said.index("not") :]):
+        return False  # "not all of them" means some of them
+    return (
+        bool(said)
+        and bool(NEGATORS.intersection(said))
+        and all(w in NEGATORS or w in NONE_CONTEXT for w in said)
+    )
 
 
 def is_one_of(text_words: Sequence[str], phrases: Iterable[str]) -> bool:

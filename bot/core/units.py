@@ -75,7 +75,7 @@ _RANGE_TAIL = r"(?:\s*(?:-|to|or)\s*(\d+(?:\.\d+)?))?"
 _QUANTITY = re.compile(
     _QUALIFIER + _AMOUNT + _RANGE_TAIL + r"(\s+and\s+a\s+half)?\s*(" + "|".join(
         re.escape(u) for u in sorted(UNITS, key=len, reverse=True)
-    ) + r")(?![a-z])"
+    ) + r")(?![a-z])(\s+and\s+a\s+half)?"
 )  # fmt: skip
 
 
@@ -89,7 +89,8 @@ def quantities(text: str) -> list[Quantity]:
     """Amounts with units in a normalized, digit-converted text: '4 weeks', 'about 3 yrs', '5k'."""
     found = []
     for m in _QUANTITY.finditer(text):
-        qualifier, amount, upper, half, unit = m.groups()
+        qualifier, amount, upper, half, unit, half_after = m.groups()
+        half = half or half_after
         family, size = UNITS[unit]
         if unit in ("in", "m", "s", "d", "w", "y", "h", "k") and not amount[0].isdigit():
             continue  # "a m", "an in": letters, not units
@@ -105,6 +106,19 @@ def quantities(text: str) -> list[Quantity]:
 
 
 LAST = {"week": (7, 13), "month": (28, 61), "year": (335, 730)}  # "since last week": days ago
+
+
+SEASONS = {"spring": ((3, 20), (6, 20)), "summer": ((6, 21), (9, 22)), "fall": ((9, 23), (12, 20)),
+           "autumn": ((9, 23), (12, 20)), "winter": ((12, 21), (3, 19))}  # fmt: skip
+
+
+def _season(today: date, name: str) -> tuple[date, date]:
+    """The last time that season began (before today), and its end or today if sooner."""
+    (m1, d1), (m2, d2) = SEASONS[name]
+    start = date(today.year, m1, d1)
+    start = start if start <= today else date(today.year - 1, m1, d1)
+    end = date(start.year + (1 if m2 < m1 else 0), m2, d2)
+    return start, min(end, today)
 
 
 def _month_start(today: date, month: int, year: int | None) -> date:
@@ -134,6 +148,8 @@ def since(text: str, today: date | None) -> Quantity | None:
         first = end = today - timedelta(days=back)
     elif word in ("yesterday", "today", "tonight", "this"):
         first = end = today - timedelta(days=1 if word == "yesterday" else 0)
+    elif word in SEASONS:
+        first, end = _season(today, word)
     elif last and word in LAST:
         first, end = today - timedelta(days=LAST[word][1]), today - timedelta(days=LAST[word][0])
     if first is None or end is None or first > today:
