@@ -33,6 +33,7 @@ from bot.core.options import phrase_words
 from bot.core.plan import PlanSettings, hold_for_red_flag
 from bot.core.plan_replies import plan_replies
 from bot.core.triage import OUTCOMES, Rule, Rules
+from bot.core.typos import typo_table
 from bot.errors import ConfigError
 
 FILES = ("clinic.yaml", "questionnaire.yaml", "triage.yaml", "exercises.yaml", "keywords.yaml")
@@ -227,6 +228,7 @@ def load_config(directory: str | Path = "config") -> Config:
         plan=frozenset(w.lower() for w in kmodel.plan),
         emergency_phrases=tuple(p.lower().replace("'", "") for p in kmodel.emergency_phrases),
     )
+    typo_table(keywords.every)  # built now, not on someone's first message
     plan_settings = _plan_settings(clinic, emodel.reminder_plan, root / "exercises.yaml")
     plan_settings = replace(plan_settings, talk=_talk(kmodel))
     playbook = Playbook(

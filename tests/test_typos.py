@@ -8,7 +8,7 @@ import pytest
 
 from bot.config import load_config
 from bot.core.answers import TYPO_YES_NO, parse_yes_no
-from bot.core.typos import _slips, english_words, typo_of
+from bot.core.typos import _slips, english_words, is_english_word, typo_of
 from bot.errors import AnswerError
 
 KW = load_config(Path(__file__).parent.parent / "config").playbook.keywords
@@ -53,3 +53,8 @@ def test_slips_of_nope(word: str) -> None:
 def test_near_words_are_asked_again(word: str) -> None:
     with pytest.raises(AnswerError):
         parse_yes_no(word)
+
+
+def test_the_word_check_knows_real_words_and_not_slips() -> None:
+    assert all(is_english_word(w) for w in ("step", "shop", "stoop", "knee", "yet"))
+    assert not any(is_english_word(w) for w in ("stpo", "yws", "kneecpa", "nopw"))

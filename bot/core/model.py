@@ -26,13 +26,14 @@ class Keywords:
     plan: frozenset[str]  # DONE, SKIP, PAUSE, RESUME, TIME, ZONE: for the reminder plan
     emergency_phrases: tuple[str, ...]
 
+    @property
+    def every(self) -> frozenset[str]:
+        return frozenset().union(self.stop, self.start, self.help, self.restart, self.human,
+                                 self.plan)  # fmt: skip
+
     def spelled(self, word: str | None) -> str | None:
         """The keyword a one-word message means, typos included ('stpo' is STOP), else itself."""
-        if word is None:
-            return None
-        every = frozenset().union(self.stop, self.start, self.help, self.restart, self.human,
-                                  self.plan)  # fmt: skip
-        return typo_of(word, every) or word
+        return None if word is None else typo_of(word, self.every) or word
 
     def emergency_in(self, text: str) -> bool:
         said = f" {normalize(text).replace(chr(39), '').replace('-', ' ')} "
