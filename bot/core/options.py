@@ -65,6 +65,7 @@ def words_of(text: str) -> list[str]:
     return re.findall(r"\d+(?:\.\d+)?|[a-z][a-z'/]*|[,.;!?+-]", text)
 
 
+@lru_cache(maxsize=4096)
 def phrase_words(phrase: str) -> tuple[str, ...]:
     """The words of a phrase that must be matched: filler dropped, small numbers as digits."""
     return tuple(SPELLED_SMALL.get(w, w) for w in words_of(phrase) if w not in FILLER)
@@ -97,8 +98,11 @@ def find(tokens: Sequence[str], phrases: Sequence[tuple[str, tuple[str, ...]]]) 
     content = [i for i, t in enumerate(spelled) if t not in FILLER]
     used: set[int] = set()
     hits: list[Hit] = []
+    starts: dict[str, list[int]] = {}
+    for k, i in enumerate(content):
+        starts.setdefault(spelled[i], []).append(k)
     for option, words in sorted(phrases, key=lambda p: -len(p[1])):
-        for k in range(len(content)):
+        for k in starts.get(words[0], []) if words else []:
             span = _occurrence(spelled, content[k:], words, used)
             if span is None:
                 continue
