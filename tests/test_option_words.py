@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -37,10 +38,8 @@ def test_each_phrase_picks_its_option_in_filler(q: Question, option: str, phrase
 @pytest.mark.parametrize(("q", "option", "phrase"), PHRASES)
 def test_a_negated_phrase_never_picks_its_option(q: Question, option: str, phrase: str) -> None:
     for text in (f"no {phrase}", f"I don't have {phrase}", f"never {phrase}"):
-        try:
+        with contextlib.suppress(AnswerError):  # asked again is fine, never the negated option
             assert option not in picks(q, text), text
-        except AnswerError:
-            pass  # asked again: fine, never the negated option
 
 
 @pytest.mark.parametrize(

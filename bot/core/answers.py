@@ -7,7 +7,6 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from bot.core.choices import parse_choice
@@ -54,10 +53,6 @@ NO = frozenset(
 )
 YES_PHRASES = ("i do", "it did", "it does", "i am", "yes please", "of course", "i think so")
 NO_PHRASES = ("i don't", "i dont", "it didn't", "it didnt", "no it", "not really", "i do not")
-NONE_WORDS = frozenset(
-    ["none", "nothing", "neither", "nil", "zero", "0", "no", "nope", "nah", "n", "na", "n/a"]
-)
-
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -246,26 +241,3 @@ def parse_single(text: str, options: Iterable[int]) -> int:
 def parse_multi(text: str, options: Iterable[int]) -> list[int]:
     """Multi-select where 0 means none: '1 3', '1,3', '1 and 3', 'none', '0'."""
     return sorted(int(i) for i in parse_choice(text, _numbered(options), multi=True))
-
-
-def parse_answer(
-    kind: str,
-    text: str,
-    *,
-    options: Iterable[int] = (),
-    lo: int = 0,
-    hi: int = 0,
-    today: date | None = None,
-) -> JSON:
-    """Parse a reply for a question of the given answer kind (menus by number only)."""
-    if kind == "yes_no":
-        return parse_yes_no(text)
-    if kind == "integer":
-        return parse_integer(text, lo, hi)
-    if kind == "single":
-        return parse_single(text, options)
-    if kind == "multi":
-        return parse_multi(text, options)
-    if kind == "ktw":
-        return parse_knee_to_wall(text, float(hi or 30))
-    raise AnswerError(f"unknown answer kind {kind!r}")

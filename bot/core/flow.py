@@ -91,20 +91,6 @@ class Question:
         """The option list as templates render it (numbers and labels from config)."""
         return [{"number": o.number, "label": o.label, "id": o.id} for o in self.options]
 
-    def choices_hint(self) -> dict[str, Any]:
-        """What the prompt and re-prompt say to reply, from config: numbers, range, example."""
-        numbers = [o.number for o in self.options]
-        real = [n for n in numbers if n != 0]
-        return {
-            "numbers": numbers,
-            "real": real,
-            "has_none": 0 in numbers,
-            "first": min(real) if real else 0,
-            "last": max(real) if real else 0,
-            "contiguous": real == list(range(min(real), max(real) + 1)) if real else False,
-            "example": real[:1] + real[2:3] if len(real) > 2 else real[:1],
-        }
-
 
 @dataclass(frozen=True)
 class Flow:

@@ -50,8 +50,6 @@ NONE_CONTEXT = frozenset(
      "luckily", "fortunately", "currently", "now", "today", "apply", "applies", "to", "thats",
      "none", "nope", "nah", "nada", "good", "fine", "god", "at", "whatsoever", "both"]
 )  # fmt: skip
-BOTH = ("both", "both of them", "both of those", "both of these", "the two")
-ALL = ("all", "all of them", "all of these", "all of those", "all of the above", "everything")
 SPELLED_SMALL = {
         "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
         "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
