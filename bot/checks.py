@@ -130,6 +130,11 @@ def check_all(settings: Settings) -> Report:
     if result.ok:
         report.lines.append("ok   every path ends in exactly one outcome")
         report.lines.append("ok   no red-flag answer reaches the exercises outcome")
+    phrases = [p for q in config.playbook.flow.questions.values() for p in q.phrase_problems()]
+    for problem in phrases:
+        report.fail(f"questionnaire.yaml words: {problem}; reword it or move it to that option")
+    if not phrases:
+        report.lines.append("ok   every option word is read as its option, and not when negated")
     renderer = Renderer(config, settings.template_dir)
     _check_templates(config, renderer, result.longest_reasons, report)
     report.lines.append("config OK" if report.ok else "config has problems (see ERROR lines)")

@@ -9,6 +9,7 @@ import pytest
 
 from bot.cli import main
 from bot.config import load_config
+from bot.errors import ConfigError
 from bot.settings import ROOT
 
 
@@ -160,3 +161,21 @@ def test_answers_saved_as_menu_numbers_are_read_as_option_ids() -> None:
         "red_flags": ["calf_swollen_warm"], "mechanical": "locks", "location": "outside_knee",
         "age": 40, "injury": False,
     }  # fmt: skip
+
+
+def test_a_synonym_read_as_another_option_fails(
+    cfg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """'nothing' under "gives way" would be read as neither: the clinic is told to reword it."""
+    q = cfg / "questionnaire.yaml"
+    q.write_text(q.read_text().replace('"gives way", "giving way",', '"gives way", "nothing",'))
+    code, out = run(cfg, capsys)
+    assert code == 1
+    assert "'nothing' is read as 'neither'" in out
+
+
+def test_a_synonym_claimed_by_two_options_fails_at_load(cfg: Path) -> None:
+    q = cfg / "questionnaire.yaml"
+    q.write_text(q.read_text().replace('"outer side",', '"outer side", "shins",'))
+    with pytest.raises(ConfigError, match="'shins' is claimed by both"):
+        load_config(cfg)

@@ -10,6 +10,7 @@ from typing import Any
 from bot.core.answers import parse_integer, parse_knee_to_wall, parse_yes_no
 from bot.core.choices import parse_choice
 from bot.core.conditions import Condition
+from bot.errors import AnswerError
 
 END = "end"
 KINDS = ("yes_no", "integer", "single", "multi", "ktw")
@@ -86,6 +87,25 @@ class Question:
         if isinstance(value, list):
             return any(v in self.red_flag_options for v in value)
         return self.kind == "single" and value in self.red_flag_options
+
+    def phrase_problems(self) -> list[str]:
+        """Each label, synonym and yes/no word read as what it names, and not when negated."""
+        said: list[tuple[str | bool, str]] = [
+            (o.id, p) for o in self.options if o.number != 0 for p in (o.label, *o.synonyms)
+        ]
+        said += [(True, p) for p in self.yes_words] + [(False, p) for p in self.no_words]
+        found = []
+        for meant, phrase in said:
+            negated = () if meant is False else ((f"no {phrase}", False),)  # "no loose" is no
+            for text, must in ((phrase, True), *negated):
+                try:
+                    value = self.parse(text)
+                except AnswerError:
+                    value = None
+                picked = value if isinstance(value, list) else [value]
+                if (meant in picked) != must:
+                    found.append(f"question {self.id!r}: {text!r} is read as {value!r}")
+        return found
 
     def menu(self) -> list[dict[str, Any]]:
         """The option list as templates render it (numbers and labels from config)."""
