@@ -158,7 +158,9 @@ _SCALE_MENTION = re.compile(
     r"\b(?:on\s+)?(?:a\s+)?(?:pain\s+)?scale\s+(?:of\s+|from\s+)?(?:\d+\s*(?:-|to)\s*)?\d+\b"
 )
 _OUT_OF = re.compile(r"(\d+(?:\.\d+)?)\s*(?:/|out of|outta|of)\s*(\d+)\b")
-_RANGE = re.compile(r"\d\s*(?:-|–|to|or)\s*\d|\bbetween\s+\d+(?:\.\d+)?\s+and\s+\d")
+_RANGE = re.compile(
+    r"\d\s*(?:-|–|to|or)\s*(?:an?\s+)?\d|\bbetween\s+(?:an?\s+)?\d+(?:\.\d+)?\s+and\s+(?:an?\s+)?\d"
+)
 _YEARS = re.compile(r"(?:y|yr|yrs|year|years)\b")
 NONE_SCORE = frozenset(["none", "no pain", "nothing", "no", "nil", "not at all", "pain free"])
 

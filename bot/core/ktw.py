@@ -131,6 +131,8 @@ def parse_knee_to_wall(
     if any(not 0 <= v <= maximum for v in sides.values()):
         raise AnswerError("out_of_range")
     sides = {**partial, **sides}
+    if len(sides) == 1 and SAME.intersection(tokens):  # "left 10, right the same"
+        sides = dict.fromkeys(("left", "right"), next(iter(sides.values())))
     if len(sides) == 1:
         raise PartialAnswer("one_side", sides)
     return KneeToWall(sides["left"], sides["right"]).to_json()

@@ -36,8 +36,11 @@ for _family, _words, _size in (
         UNITS[_w] = (_family, _size)
 
 AMOUNT_WORDS = {"a": 1.0, "an": 1.0, "one": 1.0, "couple": 2.0, "few": 3.0, "half": 0.5}
-MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_MONTH_NAMES = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"]  # fmt: skip
+MONTH_WORDS = {w: i + 1 for i, n in enumerate(_MONTH_NAMES) for w in (n, n[:3])} | {"sept": 9}
+_DAY_NAMES = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAY_WORDS = {w: i for i, n in enumerate(_DAY_NAMES) for w in (n, n[:3])} | {
+    "tues": 1, "weds": 2, "thur": 3, "thurs": 3}  # fmt: skip
 _NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?![\d.])")
 _ORDINAL = re.compile(r"\b\d+(?:st|nd|rd|th)\b")
 TOO_BIG = 1e18
@@ -130,31 +133,46 @@ def _next_month(start: date) -> date:
     return date(start.year + start.month // 12, start.month % 12 + 1, 1)
 
 
+_SINCE = re.compile(
+    r"\b(?:since|from|started in|began in|starting in|in|around|started|began|starting)\s+(?:about\s+|around\s+)?(?:the\s+)?"
+    r"(?:start\s+of\s+|beginning\s+of\s+|end\s+of\s+|mid\s+|early\s+|late\s+)?(?:the\s+)?"
+    r"(last\s+)?([a-z]+|\d{4})(?:\s+(\d{4}))?"
+)
+
+
 def since(text: str, today: date | None) -> Quantity | None:
     """'since March', 'since last week', 'since 2024', 'since Monday': days until `today`."""
-    m = re.search(r"\b(?:since|from|started in|began in|start of)\s+(?:the\s+)?(?:start\s+of\s+|beginning\s+of\s+|end\s+of\s+|mid\s+|early\s+|late\s+)?(last\s+)?([a-z]+|\d{4})(?:\s+(\d{4}))?", text)  # fmt: skip
-    if m is None or today is None:
+    if today is None:
         return None
-    last, word, year = m.group(1), m.group(2), m.group(3)
-    first: date | None = None
-    end: date | None = None
-    if word.isdigit() and 1900 < int(word) <= today.year:
-        first, end = date(int(word), 1, 1), date(int(word), 12, 31)
-    elif word[:3] in MONTHS and (len(word) == 3 or word.startswith(MONTHS[MONTHS.index(word[:3])])):
-        first = _month_start(today, MONTHS.index(word[:3]) + 1, int(year) if year else None)
-        end = _next_month(first) - timedelta(days=1)
-    elif word[:3] in WEEKDAYS and not last:
-        back = (today.weekday() - WEEKDAYS.index(word[:3])) % 7 or 7
-        first = end = today - timedelta(days=back)
-    elif word in ("yesterday", "today", "tonight", "this"):
-        first = end = today - timedelta(days=1 if word == "yesterday" else 0)
-    elif word in SEASONS:
-        first, end = _season(today, word)
-    elif last and word in LAST:
-        first, end = today - timedelta(days=LAST[word][1]), today - timedelta(days=LAST[word][0])
-    if first is None or end is None or first > today:
-        return None
-    return Quantity("duration", float((today - end).days), float((today - first).days), m.span())
+    for m in _SINCE.finditer(text):
+        span = _date_span(m.group(1), m.group(2), m.group(3), today)
+        if span is not None and span[0] <= today:
+            first, end = span
+            return Quantity("duration", float((today - end).days), float((today - first).days),
+                            m.span())  # fmt: skip
+    return None
+
+
+def _date_span(
+    last: str | None, word: str, year: str | None, today: date
+) -> tuple[date, date] | None:
+    """The first and last day a named time ('March', 'last week', 'Monday', 'summer') covers."""
+    if word.isdigit():
+        return (date(int(word), 1, 1), date(int(word), 12, 31)) if int(word) > 1900 else None
+    if word in MONTH_WORDS:
+        first = _month_start(today, MONTH_WORDS[word], int(year) if year else None)
+        return first, _next_month(first) - timedelta(days=1)
+    if word in WEEKDAY_WORDS and not last:
+        back = (today.weekday() - WEEKDAY_WORDS[word]) % 7 or 7
+        return today - timedelta(days=back), today - timedelta(days=back)
+    if word in ("yesterday", "today", "tonight"):
+        day = today - timedelta(days=1 if word == "yesterday" else 0)
+        return day, day
+    if word in SEASONS:
+        return _season(today, word)
+    if last and word in LAST:
+        return today - timedelta(days=LAST[word][1]), today - timedelta(days=LAST[word][0])
+    return None
 
 
 VAGUE_DURATIONS = {
