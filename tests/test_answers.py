@@ -1,7 +1,12 @@
 """Answer parsing: what people actually text."""
 
-import pytest
+from datetime import date
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.config import load_config
 from bot.core.answers import (
     keyword_of,
     parse_integer,
@@ -10,7 +15,9 @@ from bot.core.answers import (
     parse_single,
     parse_yes_no,
 )  # fmt: skip
+from bot.core.flow import Question
 from bot.errors import AnswerError
+from bot.settings import ROOT
 
 
 @pytest.mark.parametrize(
@@ -100,3 +107,30 @@ def test_knee_to_wall_rejects(text: str, reason: str) -> None:
                                             ("help?", "help"), ("stop it", None), ("", None)])  # fmt: skip
 def test_keywords_are_single_words(text: str, word: str | None) -> None:
     assert keyword_of(text) == word
+
+
+FLOW_QUESTIONS = list(load_config(ROOT / "config").playbook.flow.questions.values())
+WORDY = st.lists(
+    st.sampled_from(["no", "not", "none", "both", "all", "left", "R", "1", "3", "0", "-", "/",
+                     "10", "weeks", "since", "march", "in", "inches", '"', "half", "and", "a",
+                     "calf", "swollen", "outside", "kneecap", "same", "11/10", "yws", "stpo",
+                     "between", "or", "to", "years", "1980", ",", "ı", "٣", "½", "Ⅻ"]),
+    max_size=12,
+).map(" ".join)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(FLOW_QUESTIONS), st.one_of(st.text(max_size=60), WORDY))
+def test_any_text_is_an_answer_or_a_reason(q: Question, text: str) -> None:
+    """Whatever is typed, a question answers with a value or a reason to ask again."""
+    try:
+        value = q.parse(text, today=date(2026, 12, 1), partial={"left": 9.0})
+    except AnswerError as err:
+        assert str(err)
+        return
+    if q.kind == "multi":
+        assert set(value) <= set(q.option_ids())
+    elif q.kind == "single":
+        assert value in q.option_ids()
+    elif q.kind == "integer":
+        assert q.lo <= value <= q.hi
