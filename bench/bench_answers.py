@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from bot.config import load_config  # noqa: E402
 from bot.core import answers, typos  # noqa: E402
 from bot.core.flow import Question  # noqa: E402
+from bot.core.options import phrase_words  # noqa: E402
 from bot.core.units import numbers_in  # noqa: E402
 from bot.errors import AnswerError  # noqa: E402
 
@@ -184,7 +185,12 @@ def typo_rates() -> None:
     }
     print("\n| typo targets | one-slip misspellings read | real words among them (left unread) "
           "| dictionary words misread | random strings misread |\n|---|---|---|---|---|")  # fmt: skip
-    for name, targets, subs in (("keywords", keywords, False), ("yes/no", yes_no, True)):
+    option_words = frozenset(
+        w for q in FLOW.questions.values() for o in q.options for p in (o.label, *o.synonyms)
+        for w in phrase_words(p) if w.isalpha() and len(w) >= 6
+    )  # fmt: skip
+    for name, targets, subs in (("keywords", keywords, False), ("yes/no", yes_no, True),
+                                ("option words (6+ letters)", option_words, True)):  # fmt: skip
         slips = {s for t in targets for s in typos._slips(t, subs)} - targets
         read = sum(1 for s in slips if typos.typo_of(s, targets, substitutions=subs))
         real_slips = len(slips & real)
