@@ -176,7 +176,7 @@ def number_words(old: Any) -> None:
 
 
 def typo_rates() -> None:
-    keywords = load_config(ROOT / "config").playbook.keywords.every
+    keywords = load_config(ROOT / "config").playbook.keywords.all
     yes_no = frozenset(answers.TYPO_YES_NO)
     real = typos.english_words()
     rng = random.Random(10)

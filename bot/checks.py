@@ -72,8 +72,7 @@ REPROMPT_REASONS = ("out_of_range", "not_a_number", "ambiguous", "range", "scale
 def _reprompt_samples(config: Config) -> list[dict[str, Any]]:
     """The re-prompt for every reason at every question of the config."""
     return [
-        {"kind": q.kind, "reason": r, "lo": q.lo, "hi": q.hi, "options": q.numbers,
-         "menu": q.menu(), "unit": q.unit, "partial": {"left": 9.0} if r == "one_side" else None}
+        q.reprompt_context(r, {"left": 9.0} if r == "one_side" else None)
         for q in config.playbook.flow.questions.values() for r in REPROMPT_REASONS
     ]  # fmt: skip
 

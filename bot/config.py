@@ -228,7 +228,7 @@ def load_config(directory: str | Path = "config") -> Config:
         plan=frozenset(w.lower() for w in kmodel.plan),
         emergency_phrases=tuple(p.lower().replace("'", "") for p in kmodel.emergency_phrases),
     )
-    typo_table(keywords.every)  # built now, not on someone's first message
+    typo_table(keywords.all)  # built now, not on someone's first message
     plan_settings = _plan_settings(clinic, emodel.reminder_plan, root / "exercises.yaml")
     plan_settings = replace(plan_settings, talk=_talk(kmodel))
     playbook = Playbook(

@@ -12,7 +12,7 @@ from bot.core.typos import _slips, english_words, is_english_word, typo_of
 from bot.errors import AnswerError
 
 KW = load_config(Path(__file__).parent.parent / "config").playbook.keywords
-KEYWORDS = frozenset().union(KW.stop, KW.start, KW.help, KW.restart, KW.human, KW.plan)
+KEYWORDS = KW.all
 
 
 @pytest.mark.parametrize(

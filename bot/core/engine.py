@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from bot.core.answers import clean, keyword_of
 from bot.core.escalation import callback_reply, raise_alert, web_offer
-from bot.core.flow import END, Question
+from bot.core.flow import END, Question, partial_for, with_partial, without_partial
 from bot.core.model import (
     DECLINED,
     DONE,
@@ -28,7 +26,6 @@ from bot.core.triage import EARLY, Outcome
 from bot.errors import AnswerError, PartialAnswer
 
 FREE_TEXT_RULE = "emergency_free_text"
-PARTIAL = "_partial"  # in answers: part of an answer kept while the rest is asked (one ktw side)
 TEMPLATES = (
     "greeting", "reprompt", "help", "opted_out", "opted_in", "media_only", "empty", "expired",
     "restarting", "callback_requested", "too_many_invalid", "after_done", "no_plan",
@@ -123,18 +120,15 @@ def _human(patient: Patient, template: str, lead: tuple[Reply, ...], now: dateti
 
 def _answer(patient: Patient, q: Question, text: str, book: Playbook, now: datetime) -> Step:
     conv = patient.conversation
-    held = conv.answers.get(PARTIAL)
-    partial = held["value"] if isinstance(held, dict) and held.get("question") == q.id else None
     try:
-        value = q.parse(text[:500], today=now.date(), partial=partial)
+        value = q.parse(text[:500], today=now.date(), partial=partial_for(conv.answers, q.id))
     except PartialAnswer as err:  # one side of two: keep it and ask for the other
-        kept = {**conv.answers, PARTIAL: {"question": q.id, "value": err.partial}}
-        context = {**_reprompt_context(q, str(err)), "partial": err.partial}
+        kept = with_partial(conv.answers, q.id, err.partial)
         waiting = replace(patient, conversation=replace(conv, answers=kept))
-        return Step(waiting, (Reply("reprompt", context),))
+        return Step(waiting, (Reply("reprompt", q.reprompt_context(str(err), err.partial)),))
     except AnswerError as err:
         return _invalid(patient, q, str(err), book, now)
-    answers = {**_answers_only(book.flow.upgrade(conv.answers)), q.id: value}
+    answers = {**without_partial(book.flow.upgrade(conv.answers)), q.id: value}
     patient = replace(patient, conversation=replace(conv, answers=answers, invalid=0))
     if q.stop_if is not None and value == q.stop_if:
         ended = replace(patient.conversation, step=DECLINED)
@@ -158,19 +152,10 @@ def _prompt(q: Question) -> Reply:
     return Reply(q.prompt, {"question": q.id, "options": q.menu()})
 
 
-def _answers_only(answers: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in answers.items() if k != PARTIAL}
-
-
-def _reprompt_context(q: Question, reason: str) -> dict[str, Any]:
-    return {"kind": q.kind, "reason": reason, "lo": q.lo, "hi": q.hi, "options": q.numbers,
-            "menu": q.menu(), "unit": q.unit, "partial": None}  # fmt: skip
-
-
 def _invalid(patient: Patient, q: Question, reason: str, book: Playbook, now: datetime) -> Step:
     conv = patient.conversation
     count = conv.invalid + 1
-    context = _reprompt_context(q, reason)
+    context = q.reprompt_context(reason)
     if count < book.max_invalid:
         moved = replace(patient, conversation=replace(conv, invalid=count))
         return Step(moved, (Reply("reprompt", context),))
@@ -183,7 +168,7 @@ def _finish(step: Step, outcome: Outcome, book: Playbook, now: datetime) -> Step
     conv = patient.conversation
     effects: list[Effect] = [
         TriageFinished(
-            outcome, _answers_only(conv.answers), conv.channel, conv.started_at or now, now
+            outcome, without_partial(conv.answers), conv.channel, conv.started_at or now, now
         )
     ]
     after = REMINDER_OFFER if outcome.level == "exercises" else DONE

@@ -13,6 +13,7 @@ from bot.core.conditions import Condition
 from bot.errors import AnswerError
 
 END = "end"
+PARTIAL = "_partial"  # in answers: part of an answer kept while the rest is asked (one ktw side)
 KINDS = ("yes_no", "integer", "single", "multi", "ktw")
 
 
@@ -107,9 +108,30 @@ class Question:
                     found.append(f"question {self.id!r}: {text!r} is read as {value!r}")
         return found
 
+    def reprompt_context(self, reason: str, partial: Any = None) -> dict[str, Any]:
+        """What the re-prompt template needs to say exactly what to reply, from config."""
+        return {"kind": self.kind, "reason": reason, "lo": self.lo, "hi": self.hi,
+                "options": self.numbers, "menu": self.menu(), "unit": self.unit,
+                "partial": partial}  # fmt: skip
+
     def menu(self) -> list[dict[str, Any]]:
         """The option list as templates render it (numbers and labels from config)."""
         return [{"number": o.number, "label": o.label, "id": o.id} for o in self.options]
+
+
+def partial_for(answers: Mapping[str, Any], qid: str) -> dict[str, float] | None:
+    """The part of an answer to `qid` kept from an earlier message (one knee-to-wall side)."""
+    held = answers.get(PARTIAL)
+    return held["value"] if isinstance(held, dict) and held.get("question") == qid else None
+
+
+def with_partial(answers: Mapping[str, Any], qid: str, partial: dict[str, float]) -> dict[str, Any]:
+    return {**answers, PARTIAL: {"question": qid, "value": partial}}
+
+
+def without_partial(answers: Mapping[str, Any]) -> dict[str, Any]:
+    """The answers proper: what triage, export and the next question see."""
+    return {k: v for k, v in answers.items() if k != PARTIAL}
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,12 @@ class Keywords:
     emergency_phrases: tuple[str, ...]
 
     @property
-    def every(self) -> frozenset[str]:
-        return frozenset().union(self.stop, self.start, self.help, self.restart, self.human,
-                                 self.plan)  # fmt: skip
+    def all(self) -> frozenset[str]:
+        return self.stop | self.start | self.help | self.restart | self.human | self.plan
 
     def spelled(self, word: str | None) -> str | None:
         """The keyword a one-word message means, typos included ('stpo' is STOP), else itself."""
-        return None if word is None else typo_of(word, self.every) or word
+        return None if word is None else typo_of(word, self.all) or word
 
     def emergency_in(self, text: str) -> bool:
         said = f" {normalize(text).replace(chr(39), '').replace('-', ' ')} "
