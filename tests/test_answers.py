@@ -1,6 +1,8 @@
 """Answer parsing: what people actually text."""
 
+import math
 from datetime import date
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -16,7 +18,9 @@ from bot.core.answers import (
     parse_yes_no,
 )  # fmt: skip
 from bot.core.flow import Question
-from bot.errors import AnswerError
+from bot.core.options import find, words_of
+from bot.core.units import quantities, since
+from bot.errors import AnswerError, PartialAnswer
 from bot.settings import ROOT
 
 
@@ -134,3 +138,61 @@ def test_any_text_is_an_answer_or_a_reason(q: Question, text: str) -> None:
         assert value in q.option_ids()
     elif q.kind == "integer":
         assert q.lo <= value <= q.hi
+
+
+@pytest.mark.parametrize(
+    ("text", "family", "low", "high"),
+    [("4 weeks", "duration", 28, 28), ("about 3 yrs", "duration", 1095.75, 1095.75),
+     ("a couple of months", "duration", 60.875, 60.875), ("2-3 weeks", "duration", 14, 21),
+     ("more than 12 weeks", "duration", 84.01, math.inf), ("under 2 weeks", "duration", 0, 13.99),
+     ("after 4 miles", "distance", 4, 4), ("5k", "distance", 5, 5), ("20 min", "clock", 20, 20),
+     ("4 inches", "length", 10.16, 10.16), ("90mm", "length", 9, 9)],
+)  # fmt: skip
+def test_quantities(text: str, family: str, low: float, high: float) -> None:
+    (q,) = quantities(text)
+    assert (q.family, q.low, q.high) == (family, pytest.approx(low), pytest.approx(high))
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high"),
+    [("since march", 245, 275), ("since last week", 7, 13), ("since 2025", 335, 699),
+     ("since monday", 1, 1), ("since yesterday", 1, 1), ("started in june", 154, 183)],
+)  # fmt: skip
+def test_since_counts_days_to_the_given_date(text: str, low: int, high: int) -> None:
+    q = since(text, date(2026, 12, 1))  # a Tuesday
+    assert q is not None and (q.low, q.high) == (low, high)
+
+
+def test_since_needs_a_date() -> None:
+    assert since("since march", None) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "partial", "value"),
+    [("12", {"left": 9.0}, {"left": 9.0, "right": 12.0}),
+     ("R 12", {"left": 9.0}, {"left": 9.0, "right": 12.0}),
+     ("same", {"right": 11.0}, {"left": 11.0, "right": 11.0}),
+     ("L 8 R 10", {"left": 9.0}, {"left": 8.0, "right": 10.0}),
+     ("skip", {"left": 9.0}, {"skipped": True})],
+)  # fmt: skip
+def test_the_other_knee_to_wall_side_completes_a_kept_one(
+    text: str, partial: dict[str, float], value: dict[str, Any]
+) -> None:
+    assert parse_knee_to_wall(text, partial=partial) == value
+
+
+def test_one_side_alone_is_kept_not_copied() -> None:
+    with pytest.raises(PartialAnswer) as caught:
+        parse_knee_to_wall("only the left, 9 cm")
+    assert caught.value.partial == {"left": 9.0}
+
+
+@pytest.mark.parametrize(
+    ("text", "negated"),
+    [("no numbness", True), ("numbness", False), ("no fever or numbness", True),
+     ("no fever and numbness", False), ("no fever, numbness", False),
+     ("I don't have any numbness", True)],
+)  # fmt: skip
+def test_negation_reaches_to_the_end_of_the_clause(text: str, negated: bool) -> None:
+    hits = find(words_of(text), [("numb", ("numbness",)), ("fever", ("fever",))])
+    assert next(h for h in hits if h.option == "numb").negated is negated

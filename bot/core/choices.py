@@ -42,6 +42,8 @@ def parse_choice(
     tokens = words.words_of(text)
     if not tokens:
         raise AnswerError("empty")
+    if any(c.red_flag for c in choices) and words.UNSURE.search(" ".join(tokens)):
+        raise AnswerError("unsure")  # a safety screen never takes a guess: ask again
     none = next((c for c in choices if c.number == 0), None)
     real = [c for c in choices if c.number != 0]
     said_none = words.is_one_of(tokens, (*words.NONE_PHRASES, *_phrases(none or choices[0])))

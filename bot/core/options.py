@@ -56,6 +56,12 @@ SPELLED_SMALL = {
 }  # fmt: skip
 
 
+UNSURE = re.compile(
+    r"\b(?:not sure|unsure|idk|i dont know|dont know|no idea|dunno|not certain|maybe|perhaps"
+    r"|possibly|might be|could be)\b"
+)
+
+
 def words_of(text: str) -> list[str]:
     """Lower-case words and clause punctuation as separate tokens: 'knee, not calf' -> 4 tokens."""
     text = text.lower().replace("’", "'").replace("'", "")

@@ -35,7 +35,7 @@ for _family, _words, _size in (
     for _w in _words.split():
         UNITS[_w] = (_family, _size)
 
-AMOUNT_WORDS = {"a": 1.0, "an": 1.0, "one": 1.0, "couple": 2.0, "few": 3.0, "half": 0.5}
+AMOUNT_WORDS = {"couple": 2.0, "few": 3.0, "half": 0.5, "a": 1.0, "an": 1.0, "one": 1.0}
 _MONTH_NAMES = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"]  # fmt: skip
 MONTH_WORDS = {w: i + 1 for i, n in enumerate(_MONTH_NAMES) for w in (n, n[:3])} | {"sept": 9}
 _DAY_NAMES = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
