@@ -130,6 +130,12 @@ def parse_yes_no(text: str, yes_words: Iterable[str] = (), no_words: Iterable[st
 
 
 def _literal_yes_no(norm: str) -> bool | None:
+    pair = norm.split()
+    if len(pair) == 2 and {pair[0] in YES, pair[1] in YES} == {pair[0] in NO, pair[1] in NO} == {
+        True,
+        False,
+    }:
+        raise AnswerError("mixed")  # "yeah no", "no yes": one yes word and one no word
     if norm in NO or any(norm.startswith(p) for p in NO_PHRASES):
         return False
     if norm in YES or any(norm.startswith(p) for p in YES_PHRASES):
