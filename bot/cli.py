@@ -49,6 +49,7 @@ def cmd_triage(args: argparse.Namespace) -> int:
         )
         return 2
     flow = config.playbook.flow
+    today = datetime.now(config.clinic.zone).date()  # "since March" counts to the clinic's today
     answers = {}
     for qid, text in raw.items():
         if qid not in flow.questions:
@@ -56,7 +57,7 @@ def cmd_triage(args: argparse.Namespace) -> int:
             print(f"error: unknown question id {qid!r}; known ids: {known}", file=sys.stderr)
             return 2
         try:
-            answers[qid] = flow.question(qid).parse(str(text))
+            answers[qid] = flow.question(qid).parse(str(text), today=today)
         except AnswerError as err:
             print(f"error: {qid}: cannot understand {text!r} ({err})", file=sys.stderr)
             return 2

@@ -144,3 +144,15 @@ def test_triage_outcome_claims_only_what_was_measured(
     assert json.loads(out)["reasons"][:2] == [
         "your pain is manageable and settles", "the knee-to-wall test shows limited ankle movement"
     ]  # fmt: skip
+
+
+def test_triage_reads_words_units_and_dates_as_the_conversation_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    worded = {**dict(EXERCISES_PATH), "location": "outside of the knee", "age": "forty five",
+              "injury": "no, it came on gradually", "ktw": "L 3in R 3.5in",
+              "duration": "a couple of weeks", "mechanical": "neither, thanks"}  # fmt: skip
+    code, out, _ = triage(tmp_path, capsys, worded)
+    assert (code, json.loads(out)["outcome"]) == (0, "exercises")
+    code, out, _ = triage(tmp_path, capsys, {**worded, "duration": "since 2020"})
+    assert "it has lasted more than 12 weeks" in json.loads(out)["reasons"]
