@@ -191,7 +191,8 @@ def test_one_side_alone_is_kept_not_copied() -> None:
     ("text", "negated"),
     [("no numbness", True), ("numbness", False), ("no fever or numbness", True),
      ("no fever and numbness", False), ("no fever, numbness", False),
-     ("I don't have any numbness", True)],
+     ("I don't have any numbness", True), ("no fever, chills or numbness", True),
+     ("no fever, numbness", False), ("no fever, but numbness", False)],
 )  # fmt: skip
 def test_negation_reaches_to_the_end_of_the_clause(text: str, negated: bool) -> None:
     hits = find(words_of(text), [("numb", ("numbness",)), ("fever", ("fever",))])

@@ -115,8 +115,10 @@ def find(tokens: Sequence[str], phrases: Sequence[tuple[str, tuple[str, ...]]]) 
             if start > 0 and tokens[start - 1] in SPELLED_SMALL and tokens[start - 1] != "zero":
                 start -= 1  # "one calf is swollen": a determiner, not menu number 1
                 used.add(start)
-            hits.append(Hit(option, start, span[-1] + 1, _negated(spelled, start, hits)))
-    return sorted(hits, key=lambda h: h.start)
+            hits.append(Hit(option, start, span[-1] + 1, False))
+    inside = {i for h in hits for i in range(h.start, h.end)}
+    found = [Hit(h.option, h.start, h.end, _negated(spelled, h.start, inside)) for h in hits]
+    return sorted(found, key=lambda h: h.start)
 
 
 def _occurrence(
@@ -138,14 +140,16 @@ def _occurrence(
     return span or None
 
 
-def _negated(tokens: Sequence[str], start: int, earlier: Iterable[Hit]) -> bool:
-    """A negator earlier in the same clause, reaching over lists joined by 'or' and fillers."""
-    inside = {i for h in earlier for i in range(h.start, h.end)}
+def _negated(tokens: Sequence[str], start: int, inside: set[int]) -> bool:
+    """A negator earlier in the same clause, reaching over a list of options joined by 'or'
+    ("no fever, chills or numbness"); a comma ends the clause unless such a list goes on."""
     gap = 0
     for i in range(start - 1, -1, -1):
         word = tokens[i]
         if word in NEGATORS:
             return True
+        if word == "," and i - 1 in inside and _or_list(tokens, start):
+            continue
         if word in CLAUSE_BREAKS:
             return False
         if i in inside or word in FILLER or word in CARRY_NEGATION:
@@ -154,6 +158,14 @@ def _negated(tokens: Sequence[str], start: int, earlier: Iterable[Hit]) -> bool:
         if gap > 2:
             return False
     return False
+
+
+def _or_list(tokens: Sequence[str], at: int) -> bool:
+    """An 'or'/'nor' in the clause around `at` (commas don't end it here)."""
+    breaks = CLAUSE_BREAKS - {","}
+    lo = max((i for i in range(at) if tokens[i] in breaks), default=-1)
+    hi = min((i for i in range(at, len(tokens)) if tokens[i] in breaks), default=len(tokens))
+    return any(t in ("or", "nor") for t in tokens[lo + 1 : hi])
 
 
 def says_none(text_words: Sequence[str]) -> bool:
