@@ -10,6 +10,7 @@ from typing import Protocol
 
 from bot.core import options as words
 from bot.core.units import (
+    UNITS,
     Quantity,
     numbers_in,
     quantities,
@@ -124,7 +125,10 @@ def _decide(
 
 
 def _by_duration(digits: str, real: Sequence[Choice], today: date | None) -> str | None:
-    """'4 weeks', 'about 3 years', 'since March': the option whose days hold it, else None."""
+    """'4 weeks', 'about 3 years', 'since March': the option whose days hold it, else None.
+    'under 2' or '2-6' (no unit) is in the unit the labels use ("under 2 weeks")."""
+    if _UNITLESS.fullmatch(digits.strip()) and (unit := _label_unit(real)):
+        digits = f"{digits} {unit}"
     found = [q for q in quantities(digits) if q.family == "duration"]
     extra = since(digits, today) or (None if found else vague_duration(digits))
     found += [extra] if extra is not None else []
@@ -136,6 +140,18 @@ def _by_duration(digits: str, real: Sequence[Choice], today: date | None) -> str
     if len(placed) != 1 or None in placed:
         raise AnswerError("range")
     return placed.pop()
+
+
+_UNITLESS = re.compile(
+    r"(?:under|over|less than|more than|longer than)\s+\d+(?:\.\d+)?"
+    r"|\d+(?:\.\d+)?\s*(?:-|to)\s*\d+(?:\.\d+)?"
+)
+
+
+def _label_unit(real: Sequence[Choice]) -> str | None:
+    """The one duration unit the option labels are written in ('weeks'), if there is one."""
+    said = {w for c in real for w in c.label.split() if UNITS.get(w, ("",))[0] == "duration"}
+    return said.pop() if len(said) == 1 else None
 
 
 def _option_for(q: Quantity, real: Sequence[Choice]) -> str | None:

@@ -99,11 +99,12 @@ def quantities(text: str) -> list[Quantity]:
             continue  # "a m", "an in": letters, not units
         low = _amount(amount) + (0.5 if half else 0.0)
         high = float(upper) + (0.5 if half else 0.0) if upper else low
-        low, high = low * size, high * size
+        step = DAY if family == "duration" else 0.01  # "over 12 weeks" starts a day later
+        low, high = low * size, high * size - (step if upper and high > low else 0.0)
         if qualifier in ("more than", "over", "longer than", "at least"):
-            low, high = high + (0.01 if qualifier != "at least" else 0.0), OPEN_END
+            low, high = high + (step if qualifier != "at least" else 0.0), OPEN_END
         elif qualifier in ("under", "less than"):
-            low, high = 0.0, low - 0.01
+            low, high = 0.0, low - step
         found.append(Quantity(family, low, high, m.span()))
     return found
 
