@@ -12,7 +12,7 @@ from typing import Any
 from bot.core.choices import parse_choice
 from bot.core.ktw import KTW_SKIP, KneeToWall, ktw_fields, parse_knee_to_wall
 from bot.core.options import find, phrase_words, words_of
-from bot.core.typos import typo_of
+from bot.core.typos import is_english_word, squeeze, typo_of
 from bot.core.units import TOO_BIG, UNITS, quantities, spelled_to_digits
 from bot.core.units import numbers_in as _numbers_in
 from bot.errors import AnswerError
@@ -27,6 +27,8 @@ YES = frozenset(
         "yes",
         "yeah",
         "yea",
+        "yeh",
+        "yas",
         "yep",
         "yup",
         "ya",
@@ -106,6 +108,9 @@ def _yes_no_word(word: str, typos: bool) -> bool | None:
         return True
     if not typos or word in UNITS:  # "yrs" is years, not a slip of "yes"
         return None
+    held = squeeze(word)  # "nooo", "yesss", "okkk": a held key
+    if held != word and not is_english_word(word) and (held in YES or held in NO):
+        return held in YES
     fixed = typo_of(word, frozenset(TYPO_YES_NO), substitutions=True)
     return None if fixed is None else TYPO_YES_NO[fixed]
 
