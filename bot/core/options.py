@@ -48,7 +48,8 @@ NONE_PHRASES = (
 NONE_CONTEXT = frozenset(
     ["any", "those", "these", "them", "all", "above", "have", "got", "really", "thankfully",
      "luckily", "fortunately", "currently", "now", "today", "apply", "applies", "to", "thats",
-     "none", "nope", "nah", "nada", "good", "fine", "god", "at", "whatsoever", "both"]
+     "none", "nope", "nah", "nada", "good", "fine", "god", "at", "whatsoever", "both", "one",
+     "single", "thing"]
 )  # fmt: skip
 SPELLED_SMALL = {
         "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
