@@ -66,7 +66,11 @@ def parse_choice(
         digits = digits[: q.span[0]] + " " * (q.span[1] - q.span[0]) + digits[q.span[1] :]
     if re.fullmatch(r"[1-9]{2,5}", digits.strip()) and multi:
         digits = " ".join(digits.strip())  # "13" on a multi is 1 and 3
+    negated_numbers = _NOT_NUMBER.findall(digits)  # "not 1 but 3": 1 is not picked
+    digits = _NOT_NUMBER.sub(" ", digits)
     picked |= _by_number(digits, choices)
+    if negated_numbers and not picked:
+        raise AnswerError("which")
     picked |= _both_or_all(tokens, real, multi, picked)
     return _decide(picked, hits, none, real, multi)
 
@@ -142,6 +146,9 @@ def _by_duration(digits: str, real: Sequence[Choice], today: date | None) -> str
     return placed.pop()
 
 
+_NOT_NUMBER = re.compile(
+    r"\b(?:not|no|never|without)\s+(?:number\s+|option\s+)?\d+(?:\s*(?:,|or|nor)\s*\d+)*\b"
+)
 _UNITLESS = re.compile(
     r"(?:under|over|less than|more than|longer than)\s+\d+(?:\.\d+)?"
     r"|\d+(?:\.\d+)?\s*(?:-|to)\s*\d+(?:\.\d+)?"
