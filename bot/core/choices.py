@@ -68,7 +68,7 @@ def parse_choice(
         digits = " ".join(digits.strip())  # "13" on a multi is 1 and 3
     negated_numbers = _NOT_NUMBER.findall(digits)  # "not 1 but 3": 1 is not picked
     digits = _NOT_NUMBER.sub(" ", digits)
-    picked |= _by_number(digits, choices)
+    picked |= _by_number(digits, choices, worded=bool(picked))
     if negated_numbers and not picked:
         raise AnswerError("which")
     picked |= _both_or_all(tokens, real, multi, picked)
@@ -79,14 +79,16 @@ def _phrases(c: Choice) -> tuple[str, ...]:
     return (c.label, *c.synonyms)
 
 
-def _by_number(digits: str, choices: Sequence[Choice]) -> set[str]:
-    if re.search(r"(?:^|\s)-\s*\d", digits):
+def _by_number(digits: str, choices: Sequence[Choice], worded: bool) -> set[str]:
+    """Menu numbers; one that is no option is re-asked, unless words already named options
+    ('fever of 101': the number describes, it doesn't choose)."""
+    if re.search(r"(?:^|\s)-\s*\d", digits) and not worded:
         raise AnswerError("out_of_range")
     by_number = {c.number: c.id for c in choices}
     found = numbers_in(digits)
-    if any(n != int(n) or int(n) not in by_number for n in found):
+    if any(n != int(n) or int(n) not in by_number for n in found) and not worded:
         raise AnswerError("out_of_range")
-    return {by_number[int(n)] for n in found}
+    return {by_number[int(n)] for n in found if n == int(n) and int(n) in by_number}
 
 
 def _both_or_all(

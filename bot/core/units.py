@@ -31,6 +31,8 @@ for _family, _words, _size in (
     ("length", "mm millimeter millimeters millimetre millimetres", 0.1),
     ("length", 'in inch inches "', 2.54),
     ("length", "ft foot feet", 30.48),
+    ("weight", "lb lbs pound pounds kg kgs kilo kilos kilogram kilograms stone", 1.0),
+    ("temperature", "degrees degree", 1.0),
 ):
     for _w in _words.split():
         UNITS[_w] = (_family, _size)
