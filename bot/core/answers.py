@@ -55,6 +55,21 @@ NO = frozenset(
 )
 YES_PHRASES = ("i do", "it did", "it does", "i am", "yes please", "of course", "i think so")
 NO_PHRASES = ("i don't", "i dont", "it didn't", "it didnt", "no it", "not really", "i do not")
+NONE_WORDS = frozenset(
+    ["none", "nothing", "neither", "nil", "zero", "0", "no", "nope", "nah", "n", "na", "n/a"]
+)
+# Spelled numbers, for telling a menu-only reply ("one and three") from free text at a glance;
+# reading them is text2num's job (units.spelled_to_digits).
+_UNITS = {
+    "zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+    "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
+    "eighteen": 18, "nineteen": 19,
+}  # fmt: skip
+_TENS = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90,
+}  # fmt: skip
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
