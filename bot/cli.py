@@ -1,4 +1,4 @@
-"""The `bot` command: serve, worker, chat, check-config, triage, export, forget, alerts."""
+"""The `bot` command: serve, worker, chat, check-config, triage, export, forget, consent, alerts."""
 
 from __future__ import annotations
 
@@ -104,20 +104,61 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _valid_number(raw: str) -> str | None:
+    """A number that really exists in the numbering plan, in E.164; None (with the reason
+    printed) otherwise: erasure must never act on a guess."""
+    import phonenumbers
+
+    try:
+        parsed = phonenumbers.parse(raw, None if raw.strip().startswith("+") else "US")
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is None or not phonenumbers.is_valid_number(parsed):
+        print(f"error: {raw!r} is not a valid phone number; write it in E.164 form, like "
+              "+19495550101 (country code first)", file=sys.stderr)  # fmt: skip
+        return None
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
 def cmd_forget(args: argparse.Namespace) -> int:
-    from bot.config_schema import e164
+    from bot import erase
     from bot.runtime import build
     from bot.spool import Spool
 
-    try:
-        phone = e164(args.phone)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
+    phone = _valid_number(args.phone)
+    if phone is None:
         return 2
     settings = _settings(args)
-    deleted = build(settings).store.forget(phone)
-    spooled = Spool(settings.spool_dir).forget(phone)
-    print(f"forgot ...{phone[-4:]}: {deleted} keys and {spooled} spooled messages deleted")
+    store = build(settings).store
+    plan = store.forget(phone, dry_run=args.dry_run)
+    spooled = Spool(settings.spool_dir).forget(phone, dry_run=args.dry_run)
+    if args.dry_run:
+        for removal in plan:
+            print(removal.describe(phone))
+        print(f"would forget ...{phone[-4:]}: {len(plan)} changes and {spooled} spooled messages "
+              "(dry run: nothing was deleted)")  # fmt: skip
+        return 0
+    keys_gone = sum(1 for r in plan if not r.items)
+    print(f"forgot ...{phone[-4:]}: {keys_gone} keys deleted, {len(plan) - keys_gone} shared "
+          f"structures trimmed, {spooled} spooled messages deleted")  # fmt: skip
+    print(f"on disk: {erase.rewrite_files(store.redis)}; backups still hold the number until "
+          "they age out (see README, Security)")  # fmt: skip
+    return 0
+
+
+def cmd_consent(args: argparse.Namespace) -> int:
+    from bot.runtime import build
+
+    phone = _valid_number(args.phone)
+    if phone is None:
+        return 2
+    events = build(_settings(args)).store.consent_log(phone)
+    if not events:
+        print(f"no consent events stored for ...{phone[-4:]}")
+    for e in events:
+        print(f"{e['at']}  {e['event']:<10} {e['scope']:<9} {e['channel']:<8} "
+              f"answering={e['answering'] or '-'}  sid={e['message_sid'] or '-'}  "
+              f"words={json.dumps(e['words'])}")  # fmt: skip
     return 0
 
 
@@ -181,7 +222,11 @@ def parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_export)
     f = sub.add_parser("forget", help="delete everything stored about a number")
     f.add_argument("phone")
+    f.add_argument("--dry-run", action="store_true", help="list what would go; change nothing")
     f.set_defaults(func=cmd_forget)
+    n = sub.add_parser("consent", help="a number's opt-in, opt-out and re-opt-in history")
+    n.add_argument("phone")
+    n.set_defaults(func=cmd_consent)
     a = sub.add_parser("alerts", help="list staff alerts with their status")
     a.add_argument("--limit", type=int, default=50)
     a.set_defaults(func=cmd_alerts)

@@ -1,75 +1,157 @@
-"""`bot forget`'s last sweep: every bot key whose name or content still mentions a number."""
+"""Erasure of one number: a plan of removals (whole values only), then applying it."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
+
+import redis
 
 from bot import keys
 
 log = logging.getLogger(__name__)
 STREAM_PAGE = 1000
+WHOLE_KEY = ()
 
 
-def sweep(client: Any, phone: str) -> int:
-    """Remove what the indexes cannot reach (outbox entries, delivery hashes, reply caches,
-    alerts to staff that name the patient). O(keyspace): fine for a rare admin command.
-    Returns how many keys were deleted (entries and members removed are not counted)."""
-    needle = phone.lstrip("+")  # also matches "whatsapp:+1..." and "+1..."
-    deleted = 0
-    for key in list(client.scan_iter(match=f"{keys.PREFIX}*", count=1000)):
+@dataclass(frozen=True)
+class Removal:
+    """A key to delete (no items), or the items (fields, members, entries) to take out of it."""
+
+    key: str
+    kind: str  # string | hash | set | zset | stream | list
+    items: tuple[str, ...] = WHOLE_KEY
+
+    def describe(self, phone: str) -> str:
+        shown = self.key.replace(phone, f"...{phone[-4:]}")
+        if not self.items:
+            return f"delete {self.kind} {shown}"
+        what = {"hash": "field", "stream": "entry", "list": "item"}.get(self.kind, "member")
+        return f"remove {len(self.items)} {what}(s) from {self.kind} {shown}"
+
+
+def mentions(phone: str) -> re.Pattern[str]:
+    """The number as a whole token: '+19495551234' never matches inside '+919495551234'."""
+    return re.compile(rf"(?<![\d+]){re.escape(phone)}(?!\d)")
+
+
+def sweep(client: Any, phone: str, planned: Iterable[Removal]) -> list[Removal]:
+    """What no index leads to (outbox entries, delivery records, reply caches, dead letters):
+    O(keyspace), fine for a rare admin command. Shared structures (the constants of keys.py)
+    only ever lose the person's items; a per-record key that names the number goes whole."""
+    pattern = mentions(phone)
+    whole = {r.key for r in planned if not r.items}
+    found: list[Removal] = []
+    for raw in client.scan_iter(match=f"{keys.PREFIX}*", count=1000):
+        key = keys.text(raw)
+        if key in whole:
+            continue
         try:
-            deleted += _sweep_key(client, str(key), needle)
-        except UnicodeDecodeError:
-            continue  # binary values (e.g. pickled scheduler jobs) never hold a number as text
-    return deleted
+            found.extend(_sweep_key(client, key, pattern))
+        except (UnicodeDecodeError, redis.ResponseError):
+            continue  # binary values (pickled scheduler jobs) are reached through the indexes
+    return found
 
 
-def _sweep_key(client: Any, key: str, needle: str) -> int:
-    if needle in key:
-        return int(client.delete(key))
-    kind = client.type(key)
+def _sweep_key(client: Any, key: str, pattern: re.Pattern[str]) -> Iterator[Removal]:
+    shared = key in keys.SHARED
+    kind = keys.text(client.type(key))
+    if not shared and any(pattern.fullmatch(part) for part in _segments(key)):
+        yield Removal(key, kind)
+        return
+    items = _matching_items(client, key, kind, pattern)
+    if not items:
+        return
+    if shared or kind in ("set", "zset", "stream"):
+        yield Removal(key, kind, tuple(items))
+    else:
+        yield Removal(key, kind)  # a record about the person (an alert, a delivery, a transcript)
+
+
+def _segments(key: str) -> list[str]:
+    """'bot:outbox:sent:alert:REF:+1949...:initial' -> its parts, 'whatsapp:+1...' rejoined."""
+    parts = key.split(":")
+    return [*parts, *(f"{a}:{b}" for a, b in itertools.pairwise(parts))]
+
+
+def _matching_items(client: Any, key: str, kind: str, pattern: re.Pattern[str]) -> list[str]:
+    hit = pattern.search
     if kind == "string":
         value = client.get(key)
-        return int(client.delete(key)) if value is not None and needle in value else 0
+        return [key] if value is not None and hit(keys.text(value)) else []
     if kind == "hash":
-        return _sweep_hash(client, key, needle)
+        return [f for f, v in client.hgetall(key).items() if hit(f) or hit(v)]
     if kind == "set":
-        doomed = [m for m in client.smembers(key) if needle in m]
-        if doomed:
-            client.srem(key, *doomed)
-    elif kind == "zset":
-        doomed = [m for m in client.zrange(key, 0, -1) if needle in m]
-        if doomed:
-            client.zrem(key, *doomed)
-    elif kind == "stream":
-        _sweep_stream(client, key, needle)
-    elif kind == "list" and any(needle in item for item in client.lrange(key, 0, -1)):
-        return int(client.delete(key))  # a transcript that mentions the number is theirs
-    return 0
+        return [m for m in client.smembers(key) if hit(m)]
+    if kind == "zset":
+        return [m for m in client.zrange(key, 0, -1) if hit(m)]
+    if kind == "list":
+        return [item for item in client.lrange(key, 0, -1) if hit(item)]
+    if kind == "stream":
+        return list(_stream_entries(client, key, pattern))
+    return []
 
 
-def _sweep_hash(client: Any, key: str, needle: str) -> int:
-    """A number as a field (an index like number -> code) loses the field; a number in a value
-    (a record such as a delivery or an alert) loses the whole record."""
-    record = client.hgetall(key)
-    fields = [f for f in record if needle in f]
-    if any(needle in v for f, v in record.items() if f not in fields):
-        return int(client.delete(key))
-    if fields:
-        client.hdel(key, *fields)
-    return 0
-
-
-def _sweep_stream(client: Any, key: str, needle: str) -> None:
+def _stream_entries(client: Any, key: str, pattern: re.Pattern[str]) -> Iterator[str]:
     """Pending outbox entries too: a consumer that claims a deleted entry just acks it."""
     start = "-"
     while True:
         page = client.xrange(key, min=start, count=STREAM_PAGE)
-        doomed = [eid for eid, fields in page if needle in json.dumps(fields)]
-        if doomed:
-            client.xdel(key, *doomed)
+        yield from (eid for eid, fields in page if pattern.search(json.dumps(fields)))
         if len(page) < STREAM_PAGE:
             return
         start = f"({page[-1][0]}"
+
+
+def apply(client: Any, removals: Iterable[Removal]) -> int:
+    """Carry out a plan; returns how many whole keys were deleted."""
+    pipe = client.pipeline(transaction=False)
+    deleted = 0
+    for r in removals:
+        if not r.items:
+            pipe.delete(r.key)
+            deleted += 1
+        elif r.kind == "hash":
+            pipe.hdel(r.key, *r.items)
+        elif r.kind == "set":
+            pipe.srem(r.key, *r.items)
+        elif r.kind == "zset":
+            pipe.zrem(r.key, *r.items)
+        elif r.kind == "stream":
+            pipe.xdel(r.key, *r.items)
+        elif r.kind == "list":
+            for item in r.items:
+                pipe.lrem(r.key, 0, item)
+    pipe.execute()
+    return deleted
+
+
+def rewrite_files(client: Any) -> str:
+    """Erased data must leave the disk too: rewrite the AOF (and the RDB snapshot) now."""
+    try:
+        info = client.info("persistence")
+    except redis.ResponseError:
+        return "persistence unknown (INFO refused); rewrite the AOF by hand: BGREWRITEAOF"
+    done = []
+    try:
+        if int(info.get("aof_enabled", 0)):
+            client.bgrewriteaof()
+            done.append("AOF rewrite started")
+        if int(info.get("rdb_last_save_time", 0)) and _saves(client):
+            client.bgsave()
+            done.append("RDB snapshot started")
+    except redis.ResponseError as err:  # a rewrite already running: it snapshots the new state
+        done.append(f"rewrite not started ({err}); run BGREWRITEAOF when it finishes")
+    return "; ".join(done) or "no persistence files to rewrite"
+
+
+def _saves(client: Any) -> bool:
+    try:
+        return bool(client.config_get("save").get("save"))
+    except redis.ResponseError:
+        return True  # CONFIG disabled (managed Redis): snapshot to be safe

@@ -18,6 +18,15 @@ def patient(phone: str) -> str:
 OPTED_OUT = f"{PREFIX}optout"  # set of numbers that said STOP (or Twilio said 21610)
 UNREACHABLE = f"{PREFIX}unreachable"  # hash number -> error code (21211, 21614, 30005, 30006)
 PATIENTS = f"{PREFIX}patients"  # set of numbers with stored state (for scans and forget)
+# When each mark above was set (epoch seconds): the retention sweep ends them after their lifetime.
+OPTED_OUT_AT = f"{PREFIX}optout:at"
+UNREACHABLE_AT = f"{PREFIX}unreachable:at"
+RETENTION_LOCK = f"{PREFIX}retention:lock"  # one retention sweep at a time, at most hourly
+
+
+def consent(phone: str) -> str:
+    """List of JSON consent events (opt-in, opt-out, re-opt-in) for one number."""
+    return f"{PREFIX}consent:{phone}"
 
 
 def message_sid(sid: str) -> str:
@@ -77,6 +86,27 @@ def alerts_of(phone: str) -> str:
     return f"{PREFIX}alerts:of:{phone}"
 
 
+def alert_ref(ref: str) -> str:
+    """Claimed with SET NX before an alert record is written: a reference is never reused."""
+    return f"{PREFIX}alert:ref:{ref}"
+
+
+# Invites to SMS reminders from the web chat, keyed by an HMAC of the number (never the number).
+def invite_pending(tag: str) -> str:
+    """What the invited number's first reply continues (JSON); no patient record before that."""
+    return f"{PREFIX}invite:pending:{tag}"
+
+
+def invite_sent(tag: str) -> str:
+    """At most one invite per number per week, across all web sessions."""
+    return f"{PREFIX}invite:sent:{tag}"
+
+
+def invites_in_hour(slot: int) -> str:
+    """Invites sent clinic-wide in one clock hour (a global cap)."""
+    return f"{PREFIX}invite:hour:{slot}"
+
+
 # Reminders and the scheduler.
 SCHEDULER_LEADER = f"{PREFIX}scheduler:leader"
 APS_JOBS = f"{PREFIX}aps:jobs"
@@ -118,7 +148,7 @@ def web_transcript(patient_id: str) -> str:
 
 def keys_of(phone: str) -> list[str]:
     """Keys named after one number (forget deletes these plus records found through indexes)."""
-    named = [patient(phone), triages_of(phone), alerts_of(phone)]
+    named = [patient(phone), triages_of(phone), alerts_of(phone), consent(phone)]
     return [*named, web_transcript(phone)] if phone.startswith("web:") else named
 
 
@@ -129,3 +159,11 @@ OUTBOX_DELAYED = f"{PREFIX}outbox:delayed"  # sorted set: outbox entry (JSON) sc
 def send_rate(sender: str) -> str:
     """The shared send-rate limiter's state for one sender number (GCRA arrival time)."""
     return f"{PREFIX}rate:tat:{sender}"
+
+
+# Structures shared by everyone: erasure only ever takes one person's items out of them.
+SHARED = frozenset(
+    value
+    for name, value in dict(globals()).items()
+    if name.isupper() and isinstance(value, str) and value.startswith(PREFIX)
+)

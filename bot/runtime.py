@@ -72,7 +72,7 @@ def build(settings: Settings, *, client: redis.Redis | None = None, clock: Clock
     alerts = Alerts(client, staff, renderer.render, retention)
     # The backup number gets escalations with "Reply ACK", so it is staff too.
     staff_numbers = (*staff.on_call, *([staff.backup] if staff.backup else []))
-    service = Service(config, store, renderer, alerts, staff_numbers)
+    service = Service(config, store, renderer, alerts, staff_numbers, secret=settings.secret_key)
     clock = clock or system_clock
     jobs = JobBook(job_store(client, embedded=settings.embedded))
     reminders = Reminders(store, renderer, config.plan, jobs, clock, alerts)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import delivery, outbox
+from bot import consent, delivery, keys, outbox
 from bot.alerts import Alerts, staff_command
 from bot.config import Config
 from bot.core.engine import advance
@@ -38,9 +38,12 @@ from bot.writes import Writes
 log = logging.getLogger(__name__)
 
 
-def digest(value: str) -> str:
-    """A short stable stand-in for a phone number in ids and key names."""
-    return hashlib.sha256(value.encode()).hexdigest()[:16]
+@dataclass(frozen=True)
+class InviteLimits:
+    """Web visitors can make the clinic text a number: once a week per number, capped per hour."""
+
+    per_number: timedelta = timedelta(days=7)
+    per_hour: int = 30
 
 
 TEMPLATES = ("staff_ack_claimed", "staff_ack_already", "staff_ack_unknown", "staff_open",
@@ -58,8 +61,14 @@ class Service:
     """The use cases: an inbound message from a patient or a staff member."""
 
     def __init__(self, config: Config, store: Store, renderer: Renderer, alerts: Alerts,
-                 staff_numbers: tuple[str, ...]) -> None:  # fmt: skip
+                 staff_numbers: tuple[str, ...], *, secret: str,
+                 invite_limits: InviteLimits | None = None) -> None:  # fmt: skip
         self.config = config
+        self.secret = secret
+        self.invite_limits = invite_limits or InviteLimits()
+        flow = config.playbook.flow
+        start = flow.question(flow.start)
+        self.consent_gate = start if start.stop_if is not None else None
         self.store = store
         self.renderer = renderer
         self.alerts = alerts
@@ -86,12 +95,19 @@ class Service:
             replies = self._texts(step)
             self._queue_effects(pipe, step, now)
             self.store.queue_save(pipe, step.patient)
+            if not phone.startswith("web:"):
+                for event in consent.changes(patient, step.patient, inbound, message_sid, now,
+                                             self.consent_gate):  # fmt: skip
+                    self.store.queue_consent(pipe, phone, event)
             if message_sid:
                 self.store.queue_message_seen(pipe, message_sid, replies)
             moved = (patient.plan, patient.opted_out) != (step.patient.plan, step.patient.opted_out)
             return replies, step.patient if moved else None, step.effects
 
-        result = self.store.update(phone, change, message_sid=message_sid)
+        invite = None
+        if inbound.channel == "sms":  # only the invited number's own texts continue an invite
+            invite = (keys.invite_pending(self.tag(phone)), self._resume_invite)
+        result = self.store.update(phone, change, message_sid=message_sid, invite=invite)
         if isinstance(result, Seen):
             log.info("duplicate delivery from %s ignored", mask(phone))
             return Handled(result.replies, duplicate=True)
@@ -160,25 +176,59 @@ class Service:
             "staff_cleared", {"ref": ref.upper(), "alert": alert, "held": held}
         )
 
+    def tag(self, phone: str) -> str:
+        return consent.number_tag(self.secret, phone)
+
     def _invite(self, web_key: str, invite: InvitePlan, now: datetime) -> None:
-        """Text the number a web visitor gave; their SMS reply with a time is the opt-in."""
+        """Text the number a web visitor gave; their SMS reply with a time is the opt-in.
+        Nothing is stored under that number until its owner replies: only a pending mark
+        keyed by an HMAC of it, so a web visitor cannot create records about other people."""
+        number = invite.number
+        target = self.store.load(number)
+        conv, plan = target.conversation, target.plan or {}
+        busy = conv.in_questionnaire and conv.last_at and now - conv.last_at < self.playbook.expiry
+        if target.opted_out or busy or plan.get("status") == "active":
+            return
+        tag = self.tag(number)
+        if not self._invite_allowed(tag, now):
+            return
+        week = int(self.invite_limits.per_number.total_seconds())
+        pipe = Writes()
+        pending = {"at": now.isoformat(), "from": web_key, "answers": dict(invite.answers)}
+        pipe.set(keys.invite_pending(tag), json.dumps(pending), ex=week)
+        body = self.renderer.render("sms_reminder_invite", dict(invite.answers))
+        outbox.queue(pipe, message_id=f"invite:{tag}:{int(now.timestamp()) // week}", to=number,
+                     body=body, kind="notice")  # fmt: skip
+        pipe.apply(self.store.redis)
+        log.info("web visitor invited %s to SMS reminders", mask(number))
 
-        def change(patient: Patient, pipe: Writes) -> None:
-            conv = patient.conversation
-            busy = (
-                conv.in_questionnaire and conv.last_at and now - conv.last_at < self.playbook.expiry
-            )
-            if patient.opted_out or busy or (patient.plan or {}).get("status") == "active":
-                return
-            offer = Conversation(step=REMINDER_OFFER, answers=dict(invite.answers), started_at=now,
-                                 last_at=now, outcome="exercises", channel="sms")  # fmt: skip
-            self.store.queue_save(pipe, replace(patient, conversation=offer))
-            body = self.renderer.render("sms_reminder_invite", dict(invite.answers))
-            outbox.queue(pipe, message_id=f"invite:{web_key}:{digest(invite.number)}", to=invite.number,
-                         body=body, kind="notice")  # fmt: skip
+    def _invite_allowed(self, tag: str, now: datetime) -> bool:
+        """One invite per number per week across every web session; a clinic-wide hourly cap."""
+        r, limits = self.store.redis, self.invite_limits
+        if not r.set(keys.invite_sent(tag), "1", nx=True, ex=limits.per_number):
+            log.info("web invite refused: that number was invited in the last week")
+            return False
+        hour = keys.invites_in_hour(int(now.timestamp()) // 3600)
+        with r.pipeline() as pipe:
+            pipe.incr(hour)
+            pipe.expire(hour, 7200)
+            count = int(pipe.execute()[0])
+        if count > limits.per_hour:
+            log.warning("web invite refused: %d invites this hour (cap %d)", count, limits.per_hour)
+            return False
+        return True
 
-        self.store.update(invite.number, change)
-        log.info("web visitor invited %s to SMS reminders", mask(invite.number))
+    def _resume_invite(self, patient: Patient, raw: str, pipe: Writes) -> Patient:
+        """The invited number's first reply continues the invite as a reminder offer."""
+        pipe.delete(keys.invite_pending(self.tag(patient.phone)))
+        if patient.opted_out or patient.plan or patient.conversation.in_questionnaire:
+            return patient
+        pending = json.loads(raw)
+        at = datetime.fromisoformat(pending["at"])
+        # No last_at: the offer stands for the invite's week, not the conversation's expiry.
+        offer = Conversation(step=REMINDER_OFFER, answers=dict(pending.get("answers") or {}),
+                             started_at=at, outcome="exercises", channel="sms")  # fmt: skip
+        return replace(patient, conversation=offer)
 
     def delivery_status(
         self, sid: str, status: str, code: int | None, to: str, now: datetime

@@ -12,6 +12,10 @@ from bot.config_schema import e164
 from bot.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
+# The value the README's example .env shows; a deployment that copied it is refused.
+PLACEHOLDER_SECRET = "change-me-to-a-long-random-string"
+MIN_SECRET_LENGTH = 32
+MAKE_SECRET = "`python -c 'import secrets; print(secrets.token_hex(32))'`"
 
 
 def _int(env: Mapping[str, str], name: str) -> int:
@@ -19,6 +23,26 @@ def _int(env: Mapping[str, str], name: str) -> int:
     if not raw.isdigit():
         raise ConfigError(f"{name}: {raw!r} is not a whole number (how many proxies are in front)")
     return int(raw)
+
+
+def _check_production(redis_url: object, secret: str | None) -> None:
+    """Production never runs embedded (unsigned webhooks, nothing shared) or with a weak key."""
+    if not redis_url:
+        raise ConfigError(
+            "BOT_ENV=production needs REDIS_URL: without it the bot would run embedded, with a "
+            "local store and (without TWILIO_AUTH_TOKEN) unsigned webhooks. Set REDIS_URL, e.g. "
+            "redis://:PASSWORD@redis:6379/0"
+        )
+    if not secret:
+        raise ConfigError(
+            "BOT_SECRET_KEY is unset: in production every web process must sign web-chat "
+            f"cookies with the same key; set it to the output of {MAKE_SECRET}"
+        )
+    if secret.strip() == PLACEHOLDER_SECRET or len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"BOT_SECRET_KEY is the README's placeholder or shorter than {MIN_SECRET_LENGTH} "
+            f"characters: anyone could forge web-chat cookies; set it to the output of {MAKE_SECRET}"
+        )
 
 
 @dataclass(frozen=True)
@@ -35,6 +59,7 @@ class Settings:
     template_dir: Path = ROOT / "templates"
     secret_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
     spool_dir: Path = ROOT / "spool"
+    data_dir: Path = ROOT / "data"  # the embedded store's files (no REDIS_URL)
     production: bool = False
     trusted_proxies: int = 0  # reverse proxies in front that set X-Forwarded-For/-Proto
     claim_idle_ms: int = 30_000  # outbox entries idle this long are taken over by another worker
@@ -64,18 +89,15 @@ class Settings:
             "config_dir": Path(env.get("BOT_CONFIG_DIR") or ROOT / "config"),
             "template_dir": Path(env.get("BOT_TEMPLATE_DIR") or ROOT / "templates"),
             "spool_dir": Path(env.get("BOT_SPOOL_DIR") or ROOT / "spool"),
+            "data_dir": Path(env.get("BOT_DATA_DIR") or ROOT / "data"),
             "production": (env.get("BOT_ENV") or "").lower() == "production",
             "trusted_proxies": _int(env, "BOT_TRUSTED_PROXIES"),
             "claim_idle_ms": int(env.get("BOT_CLAIM_IDLE_MS") or 30_000),
         }
         if secret := env.get("BOT_SECRET_KEY"):
             kwargs["secret_key"] = secret
-        elif kwargs["production"]:
-            raise ConfigError(
-                "BOT_SECRET_KEY is unset: in production every web process must sign web-chat "
-                "cookies with the same key; set it to the output of "
-                "`python -c 'import secrets; print(secrets.token_hex(32))'`"
-            )
+        if kwargs["production"]:
+            _check_production(kwargs.get("redis_url"), env.get("BOT_SECRET_KEY"))
         return cls(**kwargs)  # type: ignore[arg-type]
 
     def problems(self) -> list[str]:

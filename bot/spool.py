@@ -101,13 +101,14 @@ class Spool:
     def depth(self) -> int:
         return len(self.pending())
 
-    def forget(self, phone: str) -> int:
-        """Delete every spooled or set-aside message from a number; how many went."""
+    def forget(self, phone: str, *, dry_run: bool = False) -> int:
+        """Delete every spooled or set-aside message from a number; how many (would) go."""
         gone = 0
         for folder in (self.dir, self.failed):
             for path in sorted(folder.glob("*")) if folder.is_dir() else ():
                 if path.is_file() and _is_message(path.name) and self._from(path) == phone:
-                    path.unlink(missing_ok=True)
+                    if not dry_run:
+                        path.unlink(missing_ok=True)
                     gone += 1
         return gone
 

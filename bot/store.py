@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import redis
 
 from bot import erase, keys
+from bot.consent import OPT_OUT, RE_OPT_IN, ConsentEvent
 from bot.core.model import Conversation, Patient, TriageFinished
 from bot.writes import Expect, Writes, script
 
@@ -20,13 +21,19 @@ T = TypeVar("T")
 # redis.Redis or fakeredis.FakeRedis with decode_responses=True; redis-py's stubs can't say that
 # replies are then str, so clients are typed loosely here and nowhere else.
 Redis = Any
-SID_TTL = timedelta(hours=48)
-# Patient document, opted-out flag and (with a third key) the MessageSid's earlier replies.
+# A web chat's own message ids only guard against a browser's retry; Twilio's MessageSids are
+# kept for the retention period, so a replayed signed request can never act again.
+WEB_SID_TTL = timedelta(hours=48)
+CONSENT_MAX = 500  # events kept per number (a dispute needs the history, not an unbounded list)
+# Patient document, opted-out flag, and when named (ARGV[2], ARGV[3]) the MessageSid's earlier
+# replies and a pending web invite to this number.
 _READ = script("""
-local seen = false
-if #KEYS > 2 then seen = redis.call('GET', KEYS[3]) end
-return {redis.call('GET', KEYS[1]), redis.call('SISMEMBER', KEYS[2], ARGV[1]), seen}
+local seen, invite, k = false, false, 3
+if ARGV[2] == '1' then seen = redis.call('GET', KEYS[k]); k = k + 1 end
+if ARGV[3] == '1' then invite = redis.call('GET', KEYS[k]) end
+return {redis.call('GET', KEYS[1]), redis.call('SISMEMBER', KEYS[2], ARGV[1]), seen, invite}
 """)
+Resume = Callable[[Patient, str, Writes], Patient]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -127,6 +134,7 @@ class Store:
         change: Callable[[Patient, Writes], T],
         *,
         message_sid: str | None = None,
+        invite: tuple[str, Resume] | None = None,
         attempts: int = 100,
     ) -> T | Seen:
         """Optimistic transaction on one number: `change` sees the patient and records writes.
@@ -136,17 +144,28 @@ class Store:
         `change` runs again on a fresh read. So two messages from one number at once never
         lose an update. A MessageSid already processed returns Seen(replies) instead. A change
         that writes nothing is not checked again: its result holds for the state it read.
+        `invite` (pending-invite key, resume): read in the same round trip; when it is there,
+        `resume` turns the patient into the invited one before `change` sees it.
         """
         key = keys.patient(phone)
         sid_key = keys.message_sid(message_sid) if message_sid else None
-        checked = [key, keys.OPTED_OUT, *([sid_key] if sid_key else [])]
+        read = [
+            key,
+            keys.OPTED_OUT,
+            *([sid_key] if sid_key else []),
+            *(invite[:1] if invite else []),
+        ]
+        flags = [phone, "1" if sid_key else "0", "1" if invite else "0"]
         for _ in range(attempts):
-            doc, opted, seen = _READ(checked, [phone], client=self.redis)
+            doc, opted, seen, pending = _READ(read, flags, client=self.redis)
             if seen:
                 return Seen(list(json.loads(seen)))
             doc = None if doc is None else keys.text(doc)
             writes = Writes()
-            result = change(patient_from_json(phone, doc, bool(opted)), writes)
+            patient = patient_from_json(phone, doc, bool(opted))
+            if pending and invite:
+                patient = invite[1](patient, keys.text(pending), writes)
+            result = change(patient, writes)
             expect = Expect(key, doc, keys.OPTED_OUT, phone, bool(opted), sid_key)
             if not writes.ops or writes.commit(self.redis, expect):
                 return result
@@ -184,7 +203,22 @@ class Store:
                 yield json.loads(raw)
 
     def queue_message_seen(self, pipe: Writes, sid: str, replies: list[str]) -> None:
-        pipe.set(keys.message_sid(sid), json.dumps(replies), ex=SID_TTL)
+        ttl = WEB_SID_TTL if sid.startswith("web:") else self.retention
+        pipe.set(keys.message_sid(sid), json.dumps(replies), ex=ttl)
+
+    # --- consent: every opt-in, opt-out and re-opt-in, for carriers and disputes ---
+    def queue_consent(self, pipe: Writes, phone: str, event: ConsentEvent) -> None:
+        key = keys.consent(phone)
+        pipe.rpush(key, json.dumps(event.to_json(), separators=(",", ":")))
+        pipe.ltrim(key, -CONSENT_MAX, -1)
+        pipe.expire(key, self.retention)
+        if event.event == OPT_OUT:
+            pipe.zadd(keys.OPTED_OUT_AT, {phone: event.at.timestamp()})
+        elif event.event == RE_OPT_IN:
+            pipe.zrem(keys.OPTED_OUT_AT, phone)
+
+    def consent_log(self, phone: str) -> list[dict[str, Any]]:
+        return [json.loads(item) for item in self.redis.lrange(keys.consent(phone), 0, -1)]
 
     # --- patient ids: scheduler jobs carry these instead of numbers ---
     def patient_id(self, phone: str) -> str:
@@ -209,40 +243,45 @@ class Store:
         found = self.redis.hget(keys.PATIENT_PHONES, patient_id)
         return None if found is None else str(found)
 
-    def _forget_patient_id(self, phone: str) -> list[str]:
-        """The id mapping, reminder jobs and sent marks of a number; returns sent-mark keys."""
+    def _id_removals(self, phone: str) -> list[erase.Removal]:
+        """The id mapping, reminder jobs and sent marks of a number."""
         patient_id = self.find_patient_id(phone)
         if patient_id is None:
             return []
         jobs = (keys.reminder_job(patient_id), keys.reminder_retry_job(patient_id))
-        pipe = self.redis.pipeline()
-        pipe.hdel(keys.PATIENT_IDS, phone)
-        pipe.hdel(keys.PATIENT_PHONES, patient_id)
-        pipe.hdel(keys.APS_JOBS, *jobs)
-        pipe.zrem(keys.APS_RUN_TIMES, *jobs)
-        pipe.execute()
-        return list(self.redis.scan_iter(match=keys.reminder_sent_pattern(patient_id)))
+        marks = self.redis.scan_iter(match=keys.reminder_sent_pattern(patient_id))
+        return [
+            erase.Removal(keys.PATIENT_IDS, "hash", (phone,)),
+            erase.Removal(keys.PATIENT_PHONES, "hash", (patient_id,)),
+            erase.Removal(keys.APS_JOBS, "hash", jobs),
+            erase.Removal(keys.APS_RUN_TIMES, "zset", jobs),
+            *(erase.Removal(keys.text(k), "string") for k in marks),
+        ]
 
-    def forget(self, phone: str) -> int:
-        """Delete everything stored about a number; returns how many keys went."""
+    def _index_removals(self, phone: str) -> list[erase.Removal]:
+        """Everything the indexes lead to: the person's own keys and their items in shared ones."""
         r = self.redis
-        sent_marks = self._forget_patient_id(phone)
-        record_ids = r.smembers(keys.triages_of(phone))
-        alert_refs = r.smembers(keys.alerts_of(phone))
-        doomed = [*keys.keys_of(phone), *sent_marks]
-        doomed += [keys.triage(i) for i in record_ids]
-        doomed += [keys.alert(ref) for ref in alert_refs]
-        pipe = r.pipeline()
-        pipe.delete(*doomed)
-        if record_ids:
-            pipe.zrem(keys.TRIAGES, *record_ids)
-        if alert_refs:
-            pipe.zrem(keys.ALERTS, *alert_refs)
-            pipe.srem(keys.ALERTS_OPEN, *alert_refs)
-            timers = [f"{ref}|{stage}" for ref in alert_refs for stage in ("resend", "backup")]
-            pipe.zrem(keys.ALERT_TIMERS, *timers)
-        pipe.srem(keys.PATIENTS, phone)
-        pipe.srem(keys.OPTED_OUT, phone)
-        pipe.hdel(keys.UNREACHABLE, phone)
-        deleted = pipe.execute()[0]
-        return int(deleted) + erase.sweep(r, phone)  # what no index leads to (outbox, caches)
+        record_ids = tuple(keys.text(i) for i in r.smembers(keys.triages_of(phone)))
+        refs = tuple(keys.text(i) for i in r.smembers(keys.alerts_of(phone)))
+        own = [k for k in keys.keys_of(phone) if r.exists(k)]
+        plan = [erase.Removal(k, keys.text(r.type(k))) for k in own]
+        plan += [erase.Removal(keys.triage(i), "string") for i in record_ids]
+        plan += [erase.Removal(keys.alert(ref), "hash") for ref in refs]
+        timers = tuple(f"{ref}|{stage}" for ref in refs for stage in ("resend", "backup"))
+        items = [(keys.TRIAGES, "zset", record_ids), (keys.ALERTS, "zset", refs),
+                 (keys.ALERTS_OPEN, "set", refs), (keys.ALERT_TIMERS, "zset", timers),
+                 (keys.PATIENTS, "set", (phone,)), (keys.OPTED_OUT, "set", (phone,)),
+                 (keys.OPTED_OUT_AT, "zset", (phone,)), (keys.UNREACHABLE, "hash", (phone,)),
+                 (keys.UNREACHABLE_AT, "zset", (phone,))]  # fmt: skip
+        plan += [erase.Removal(key, kind, found) for key, kind, found in items if found]
+        return [*plan, *self._id_removals(phone)]
+
+    def forget(self, phone: str, *, dry_run: bool = False) -> list[erase.Removal]:
+        """Everything stored about one number, and nothing about anyone else: whole keys only
+        when they are that person's, otherwise just their fields, members and entries.
+        With dry_run nothing is changed; the plan is returned either way."""
+        plan = self._index_removals(phone)
+        plan += erase.sweep(self.redis, phone, plan)  # what no index leads to (outbox, caches)
+        if not dry_run:
+            erase.apply(self.redis, plan)
+        return plan

@@ -134,6 +134,17 @@ class Writes:
         if pairs:
             self._op("HSET", (key,), *(x for pair in pairs.items() for x in pair))
 
+    def rpush(self, key: str, *values: object) -> None:
+        if values:
+            self._op("RPUSH", (key,), *values)
+
+    def ltrim(self, key: str, start: int, end: int) -> None:
+        self._op("LTRIM", (key,), start, end)
+
+    def delete(self, *names: str) -> None:
+        if names:
+            self._op("DEL", names)
+
     def expire(self, key: str, time: timedelta | int) -> None:
         self._op("EXPIRE", (key,), _seconds(time))
 
