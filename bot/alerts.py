@@ -31,8 +31,27 @@ class StaffSetup:
     backup_after: timedelta
 
 
-def new_ref() -> str:
-    return "".join(secrets.choice(REF_ALPHABET) for _ in range(4))
+REF_LENGTH = 5  # 31^5 = 28.6 million references
+REF_TRIES = 8  # then a longer reference: allocation never loops unbounded
+
+
+def new_ref(length: int = REF_LENGTH) -> str:
+    return "".join(secrets.choice(REF_ALPHABET) for _ in range(length))
+
+
+def allocate_ref(client: Redis, ttl: timedelta) -> str:
+    """A reference nobody else holds, claimed atomically (SET NX) for the retention period.
+    After REF_TRIES collisions the length grows by one, so a crowded space costs a few extra
+    round trips and a longer reference, never a hung request."""
+    for attempt in range(REF_TRIES * 3):
+        ref = new_ref(REF_LENGTH + attempt // REF_TRIES)
+        if client.set(keys.alert_ref(ref), "1", nx=True, ex=ttl):
+            return ref
+    raise AlertRefsExhausted(f"no free alert reference after {REF_TRIES * 3} tries")
+
+
+class AlertRefsExhausted(RuntimeError):
+    """Only if Redis answers every SET NX with 'taken': a broken store, not a full one."""
 
 
 def address(phone: str, channel: str) -> str:
@@ -55,9 +74,7 @@ class Alerts:
     def queue_create(self, pipe: Writes, *, level: str, rule: str, phone: str, channel: str,
                      now: datetime) -> str:  # fmt: skip
         """Queue an alert record, its staff messages and its timers on an open MULTI."""
-        ref = new_ref()
-        while self.redis.exists(keys.alert(ref)):
-            ref = new_ref()
+        ref = allocate_ref(self.redis, self.retention)
         record = {"ref": ref, "level": level, "rule": rule, "phone": phone, "channel": channel,
                   "created": now.isoformat(), "status": "open", "stage": "initial"}  # fmt: skip
         pipe.hset(keys.alert(ref), mapping=record)
@@ -196,6 +213,10 @@ def staff_command(text: str) -> tuple[str, str | None]:
         return "open", None
     if len(words) == 2 and words[0] in ("CLEAR", "RELEASE"):
         return "clear", words[1]
-    if len(words) == 1 and len(words[0]) == 4 and all(c in REF_ALPHABET for c in words[0]):
+    if (
+        len(words) == 1
+        and REF_LENGTH <= len(words[0]) <= REF_LENGTH + 2
+        and all(c in REF_ALPHABET for c in words[0])
+    ):
         return "ack", words[0]
     return "unknown", None

@@ -18,7 +18,7 @@ MAX_SEGMENTS = 3
 # The home program goes as one message so that it arrives in order (Twilio does not keep the order
 # of several messages): it may use up to Twilio's 1,600 characters (10 segments).
 LONG_MESSAGES = {"outcome_exercises": 10, "plan_program": 10}
-SAMPLE_ALERT = {"ref": "K7Q2", "level": "urgent", "rule": "urgent_same_day", "phone": "+19495550123",
+SAMPLE_ALERT = {"ref": "K7Q2M", "level": "urgent", "rule": "urgent_same_day", "phone": "+19495550123",
                 "channel": "sms", "stage": "initial", "claimed_by": "+19495550101"}  # fmt: skip
 
 
@@ -37,7 +37,7 @@ class Report:
 
 # Values for every variable a template may use; StrictUndefined still catches any other name.
 SAMPLE_CONTEXT: dict[str, Any] = {
-    "alert": SAMPLE_ALERT, "ref": "K7Q2", "by": "+19495550101", "alerts": [SAMPLE_ALERT] * 2,
+    "alert": SAMPLE_ALERT, "ref": "K7Q2M", "by": "+19495550101", "alerts": [SAMPLE_ALERT] * 2,
     "number": "+19495550123", "outcome": "book_call", "question": "age", "rule": "r",
     "reasons": ["a reason"], "time": "7:00 am", "zone": "America/Los_Angeles",
     "zone_label": "Pacific time", "reason": "not_a_time", "awaiting": "checkin_pain",

@@ -19,7 +19,7 @@ from bot.settings import Settings
 HELP = """Commands: /advance 1d | 3h | 30m (move the simulated clock; due reminders and alert
 re-sends fire), /until 18:30 (move to that local time, today or tomorrow), /start 2026-04-06
 09:00 (set the clinic-local start time, before the first message), /time, /staff TEXT (text
-the bot as the first on-call staff member, e.g. /staff ACK K7Q2), /help, /quit. Anything else
+the bot as the first on-call staff member, e.g. /staff ACK K7Q2M), /help, /quit. Anything else
 is sent as the patient's SMS."""
 _SPAN = re.compile(r"^(\d+)\s*([dhm])$")
 

@@ -21,9 +21,9 @@ T = TypeVar("T")
 # redis.Redis or fakeredis.FakeRedis with decode_responses=True; redis-py's stubs can't say that
 # replies are then str, so clients are typed loosely here and nowhere else.
 Redis = Any
-# A web chat's own message ids only guard against a browser's retry; Twilio's MessageSids are
-# kept for the retention period, so a replayed signed request can never act again.
-WEB_SID_TTL = timedelta(hours=48)
+# Twilio's MessageSids are kept for the retention period, so a replayed signed request can
+# never act again; a web chat's own message ids only guard against a browser's retry.
+WEB_TRIAL_TTL = timedelta(hours=1)  # a web chat that never answered anything
 CONSENT_MAX = 500  # events kept per number (a dispute needs the history, not an unbounded list)
 # Patient document, opted-out flag, and when named (ARGV[2], ARGV[3]) the MessageSid's earlier
 # replies and a pending web invite to this number.
@@ -96,6 +96,13 @@ def triage_record(phone: str, done: TriageFinished) -> dict[str, Any]:
         "started_at": _iso(done.started_at),
         "finished_at": _iso(done.finished_at),
     }
+
+
+def progressed(patient: Patient) -> bool:
+    """Real progress: an answer, an outcome, an alert, a number, a plan or an opt-out."""
+    c = patient.conversation
+    return bool(c.answers or c.outcome or c.alerted or c.callback or c.held or patient.plan
+                or patient.opted_out)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -172,6 +179,10 @@ class Store:
         raise redis.WatchError(f"too much contention on ...{phone[-4:]}")
 
     def queue_save(self, pipe: Writes, patient: Patient) -> None:
+        if patient.phone.startswith("web:") and not progressed(patient):
+            # An anonymous visitor who only said hello: kept briefly, in no index.
+            pipe.set(keys.patient(patient.phone), patient_to_json(patient), ex=WEB_TRIAL_TTL)
+            return
         pipe.set(keys.patient(patient.phone), patient_to_json(patient), ex=self.retention)
         pipe.sadd(keys.PATIENTS, patient.phone)
         if patient.opted_out:
@@ -203,7 +214,7 @@ class Store:
                 yield json.loads(raw)
 
     def queue_message_seen(self, pipe: Writes, sid: str, replies: list[str]) -> None:
-        ttl = WEB_SID_TTL if sid.startswith("web:") else self.retention
+        ttl = WEB_TRIAL_TTL if sid.startswith("web:") else self.retention
         pipe.set(keys.message_sid(sid), json.dumps(replies), ex=ttl)
 
     # --- consent: every opt-in, opt-out and re-opt-in, for carriers and disputes ---

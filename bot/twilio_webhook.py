@@ -109,8 +109,14 @@ Handler = Callable[[str, Inbound, datetime, str | None], Handled]
 StatusHandler = Callable[[str, str, int | None, str], None]
 
 
+def impersonates_staff(raw_from: str, phone: str, staff: frozenset[str]) -> bool:
+    """Staff are recognised by the exact SMS sender only: a WhatsApp sender, an extension or
+    any other spelling that merely parses to a staff number is not that staff member."""
+    return phone in staff and raw_from != phone
+
+
 def blueprint(handle: Handler, on_status: StatusHandler, settings: Settings,
-              clock: Callable[[], datetime]) -> Blueprint:  # fmt: skip
+              clock: Callable[[], datetime], staff: frozenset[str] = frozenset()) -> Blueprint:  # fmt: skip
     bp = Blueprint("twilio", __name__)
 
     def signed_form(what: str) -> dict[str, str]:
@@ -128,6 +134,10 @@ def blueprint(handle: Handler, on_status: StatusHandler, settings: Settings,
         if sender is None:
             return twiml([])
         phone, channel = sender
+        if impersonates_staff(form.get("From", ""), phone, staff):
+            log.warning("ignored a %s message whose sender only resembles staff %s", channel,
+                        mask(phone))  # fmt: skip
+            return twiml([])
         body = form.get("Body", "")[:MAX_BODY]
         try:
             media = int(form.get("NumMedia", "0") or 0)

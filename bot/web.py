@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     inbox = spooling_handler(rt, settings)
     app.extensions["bot.spool"] = inbox
-    hooks = twilio_webhook.blueprint(inbox, on_status, settings, rt.clock)
+    hooks = twilio_webhook.blueprint(inbox, on_status, settings, rt.clock, rt.service.staff_numbers)
     app.register_blueprint(hooks)
     app.register_blueprint(web_chat.blueprint(rt))
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request, session
@@ -19,12 +20,16 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from bot import keys
 from bot.core.model import Inbound
 from bot.runtime import Runtime
+from bot.store import progressed
+from bot.writes import script
 
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 1000  # characters per message; the textbox has the same maxlength
 TRANSCRIPT_MAX = 300  # entries kept per chat (a full triage with exercises is ~40)
-TRANSCRIPT_TTL = 24 * 3600  # seconds; matches the conversation expiry
+TRANSCRIPT_BYTES = 64 * 1024  # and bytes: the oldest entries go first (a full triage is ~12 KB)
+TRANSCRIPT_TTL = 24 * 3600  # seconds; matches the conversation expiry and the cookie's max age
+TRIAL_TTL = 3600  # seconds a chat that made no progress is kept (see store.WEB_TRIAL_TTL)
 CSRF_HEADER = "X-CSRF-Token"
 TOO_LONG = f"Messages are limited to {MAX_TEXT} characters. Please send a shorter one."
 EXPIRED = "This chat session has expired. Reload the page to continue."
@@ -63,10 +68,18 @@ def refusal(err: Refused) -> tuple[Response, int]:
 def chat_id(create: bool = False) -> str | None:
     """This browser's conversation id and CSRF token, kept in Flask's signed session cookie."""
     if create and not ("chat" in session and "csrf" in session):
+        session.permanent = True  # Max-Age = the transcript's life, not the browser's session
         session["chat"] = secrets.token_urlsafe(18)
         session["csrf"] = secrets.token_urlsafe(32)
     value = session.get("chat")
     return value if isinstance(value, str) else None
+
+
+def web_patient(secret: str, chat: str) -> str:
+    """The stored id of a chat: a keyed hash of the cookie's id, so nobody who sees the stored
+    id (staff, `bot alerts`, a Redis dump) can present it as a session."""
+    digest = hmac.new(secret.encode(), f"web-chat:{chat}".encode(), hashlib.sha256).hexdigest()
+    return f"web:{digest[:24]}"
 
 
 def check_csrf() -> str:
@@ -135,14 +148,28 @@ class Transcript:
         raw = self.redis.lrange(keys.web_transcript(patient_id), 0, -1)
         return [json.loads(item) for item in raw]
 
-    def add(self, patient_id: str, said: str, replies: list[str]) -> None:
+    def add(
+        self, patient_id: str, said: str, replies: list[str], *, ttl: int = TRANSCRIPT_TTL
+    ) -> None:
         key = keys.web_transcript(patient_id)
         entries = [{"from": "you", "text": said}] + [{"from": "bot", "text": r} for r in replies]
-        with self.redis.pipeline() as pipe:
-            pipe.rpush(key, *(json.dumps(e) for e in entries))
-            pipe.ltrim(key, -TRANSCRIPT_MAX, -1)
-            pipe.expire(key, TRANSCRIPT_TTL)
-            pipe.execute()
+        _APPEND([key], [TRANSCRIPT_MAX, TRANSCRIPT_BYTES, ttl, *(json.dumps(e) for e in entries)],
+                client=self.redis)  # fmt: skip
+
+
+# Append, then drop the oldest entries beyond the count or the byte budget; one round trip.
+_APPEND = script("""
+for i = 4, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
+local items, total, budget = redis.call('LRANGE', KEYS[1], 0, -1), 0, tonumber(ARGV[2])
+local drop = 0
+for i = #items, 1, -1 do
+  total = total + #items[i]
+  if total > budget then drop = i; break end
+end
+if drop > 0 then redis.call('LTRIM', KEYS[1], drop, -1) end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+""")
 
 
 def too_large(_: RequestEntityTooLarge) -> tuple[Response, int]:
@@ -158,10 +185,16 @@ def store_down(phone_display: str) -> tuple[Response, int]:
 
 
 def configure_cookie(state: BlueprintSetupState, production: bool) -> None:
+    # __Host-: the browser accepts it only over HTTPS, for this exact host, on path /, so no
+    # sibling subdomain can set or overwrite it. (Plain http on localhost cannot carry it.)
     state.app.config.update(
+        SESSION_COOKIE_NAME="__Host-chat" if production else "chat",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=production,
+        SESSION_COOKIE_PATH="/",
+        SESSION_COOKIE_DOMAIN=None,
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=TRANSCRIPT_TTL),
     )
 
 
@@ -184,6 +217,7 @@ def blueprint(rt: Runtime, *, limits: Limits | None = None) -> Blueprint:
     bp.register_error_handler(RequestEntityTooLarge, too_large)
     bp.register_error_handler(RedisError, lambda _: store_down(rt.config.clinic.phone_display))
     gate, transcript = RateGate(rt.redis, limits or Limits()), Transcript(rt.redis)
+    secret = rt.settings.secret_key
 
     @bp.get("/chat")
     def page() -> str:
@@ -193,7 +227,7 @@ def blueprint(rt: Runtime, *, limits: Limits | None = None) -> Blueprint:
     @bp.get("/chat/api/history")
     def history() -> Response:
         ident = chat_id(create=True)
-        messages = transcript.read(f"web:{ident}")
+        messages = transcript.read(web_patient(secret, ident or ""))
         return jsonify(messages=messages, csrf=session["csrf"], max_length=MAX_TEXT)
 
     @bp.post("/chat/api/message")
@@ -201,11 +235,14 @@ def blueprint(rt: Runtime, *, limits: Limits | None = None) -> Blueprint:
         ident = check_csrf()
         gate.check(ident, request.remote_addr or "unknown", rt.clock())
         text, message_id = read_message()
-        patient_id = f"web:{ident}"
-        sid = f"web:{ident}:{message_id}"
+        patient_id = web_patient(secret, ident)
+        sid = f"{patient_id}:{message_id}"
         handled = rt.service.handle_inbound(patient_id, Inbound(text, "web"), rt.clock(), sid)
         if not handled.duplicate:
-            transcript.add(patient_id, text, handled.replies)
+            kept = progressed(rt.store.load(patient_id))
+            transcript.add(
+                patient_id, text, handled.replies, ttl=TRANSCRIPT_TTL if kept else TRIAL_TTL
+            )
         log.info("web chat message handled: %d replies", len(handled.replies))
         return jsonify(replies=handled.replies, duplicate=handled.duplicate)
 

@@ -100,7 +100,7 @@ def test_keywords_ignore_punctuation_inside(text: str, word: str) -> None:
 def test_the_backup_number_can_acknowledge(app: Any, phone: Phone, runtime: Runtime) -> None:
     for text in ("hi", "yes", "1"):
         phone.send(text)
-    ref = outbox_to(runtime, "+19495550101")[0].split("alert ")[1][:4]
+    ref = outbox_to(runtime, "+19495550101")[0].split("alert ")[1].split(":")[0]
     backup = Phone(app.test_client(), "+19495550199")
     backup.send(f"ACK {ref}")
     assert "is yours" in backup.last_reply
@@ -180,7 +180,7 @@ def test_a_reminder_delayed_past_quiet_hours_is_dropped_not_sent(redis_client: A
 def test_staff_clear_lets_a_red_flag_hold_resume(app: Any, phone: Phone, runtime: Runtime) -> None:
     for text in ("hi", *[t for _, t in answers_with()], "6pm", "my calf is hot and swollen"):
         phone.send(text)
-    ref = outbox_to(runtime, "+19495550101")[-1].split("alert ")[1][:4]
+    ref = outbox_to(runtime, "+19495550101")[-1].split("alert ")[1].split(":")[0]
     phone.send("RESUME")
     assert runtime.store.load(phone.number).plan["status"] == "paused"
     staff = Phone(app.test_client(), "+19495550102")

@@ -164,7 +164,9 @@ def test_production_refuses_to_start_without_a_shared_secret_key() -> None:
 
     with pytest.raises(ConfigError, match="BOT_SECRET_KEY"):
         Settings.from_env({"BOT_ENV": "production", "REDIS_URL": "redis://x"})
-    settings = Settings.from_env({"BOT_ENV": "production", "BOT_SECRET_KEY": "k" * 64})
+    settings = Settings.from_env(
+        {"BOT_ENV": "production", "BOT_SECRET_KEY": "k" * 64, "REDIS_URL": "redis://x"}
+    )
     assert settings.secret_key == "k" * 64
 
 

@@ -14,7 +14,7 @@ from bot.config import Config
 from bot.runtime import Runtime, build
 from bot.settings import ROOT, Settings
 from bot.web import create_app
-from bot.web_chat import MAX_TEXT, Limits
+from bot.web_chat import MAX_TEXT, Limits, web_patient
 from tests.conftest import Clock
 
 MESSAGE = "/chat/api/message"
@@ -26,6 +26,7 @@ class Visitor:
 
     def __init__(self, app: Any, ip: str = "203.0.113.7") -> None:
         self.client = app.test_client()
+        self.secret = str(app.config["SECRET_KEY"])
         self.client.environ_base["REMOTE_ADDR"] = ip
         self.csrf = self.client.get(HISTORY).json["csrf"]
         self.sent = 0
@@ -54,7 +55,7 @@ class Visitor:
 
     @property
     def patient_id(self) -> str:
-        return f"web:{self.chat_id}"
+        return web_patient(self.secret, self.chat_id)
 
     def history(self) -> list[dict[str, str]]:
         messages: list[dict[str, str]] = self.client.get(HISTORY).json["messages"]

@@ -119,12 +119,23 @@ def _number_and_rest(text: str, region: str) -> tuple[str | None, str]:
     return None, text
 
 
+# A person's own phone: never premium-rate, toll-free, shared-cost, pager or VoIP numbers that
+# a web visitor could type to make the clinic call or text them at a cost.
+ORDINARY = frozenset({phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE,
+                      phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE})  # fmt: skip
+
+
 def callback_number(text: str, region: str) -> str | None:
-    """A valid phone number typed by a person, in E.164, or None."""
+    """A valid mobile or fixed-line number in the clinic's country typed by a person, in
+    E.164, or None."""
     try:
         parsed = phonenumbers.parse(text.strip(), region)
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_valid_number(parsed):
+        return None
+    if phonenumbers.region_code_for_number(parsed) != region:
+        return None
+    if phonenumbers.number_type(parsed) not in ORDINARY:
         return None
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
