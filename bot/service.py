@@ -122,6 +122,14 @@ class Service:
         log.debug("message from %s handled: %d replies", mask(phone), len(replies))
         return Handled(replies)
 
+    def preview(
+        self, patient: Patient, inbound: Inbound, now: datetime
+    ) -> tuple[Patient, list[str], bool]:
+        """What a message would do to a patient held outside the store (a web chat's cookie):
+        the new state, the replies and whether it has effects. Writes nothing."""
+        step = advance(patient, inbound, self.playbook, now)
+        return step.patient, self._texts(step), bool(step.effects)
+
     def _texts(self, step: Step) -> list[str]:
         channel = "web" if step.patient.phone.startswith("web:") else "sms"
         return self.renderer.messages(step.replies, channel)

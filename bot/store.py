@@ -24,6 +24,7 @@ Redis = Any
 # Twilio's MessageSids are kept for the retention period, so a replayed signed request can
 # never act again; a web chat's own message ids only guard against a browser's retry.
 WEB_TRIAL_TTL = timedelta(hours=1)  # a web chat that never answered anything
+WEB_SID_TTL = timedelta(hours=48)
 CONSENT_MAX = 500  # events kept per number (a dispute needs the history, not an unbounded list)
 # Patient document, opted-out flag, and when named (ARGV[2], ARGV[3]) the MessageSid's earlier
 # replies and a pending web invite to this number.
@@ -214,7 +215,7 @@ class Store:
                 yield json.loads(raw)
 
     def queue_message_seen(self, pipe: Writes, sid: str, replies: list[str]) -> None:
-        ttl = WEB_TRIAL_TTL if sid.startswith("web:") else self.retention
+        ttl = WEB_SID_TTL if sid.startswith("web:") else self.retention
         pipe.set(keys.message_sid(sid), json.dumps(replies), ex=ttl)
 
     # --- consent: every opt-in, opt-out and re-opt-in, for carriers and disputes ---

@@ -17,10 +17,9 @@ from flask.blueprints import BlueprintSetupState
 from redis.exceptions import RedisError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from bot import keys
+from bot import keys, web_trial
 from bot.core.model import Inbound
 from bot.runtime import Runtime
-from bot.store import progressed
 from bot.writes import script
 
 log = logging.getLogger(__name__)
@@ -29,7 +28,6 @@ MAX_TEXT = 1000  # characters per message; the textbox has the same maxlength
 TRANSCRIPT_MAX = 300  # entries kept per chat (a full triage with exercises is ~40)
 TRANSCRIPT_BYTES = 64 * 1024  # and bytes: the oldest entries go first (a full triage is ~12 KB)
 TRANSCRIPT_TTL = 24 * 3600  # seconds; matches the conversation expiry and the cookie's max age
-TRIAL_TTL = 3600  # seconds a chat that made no progress is kept (see store.WEB_TRIAL_TTL)
 CSRF_HEADER = "X-CSRF-Token"
 TOO_LONG = f"Messages are limited to {MAX_TEXT} characters. Please send a shorter one."
 EXPIRED = "This chat session has expired. Reload the page to continue."
@@ -148,13 +146,11 @@ class Transcript:
         raw = self.redis.lrange(keys.web_transcript(patient_id), 0, -1)
         return [json.loads(item) for item in raw]
 
-    def add(
-        self, patient_id: str, said: str, replies: list[str], *, ttl: int = TRANSCRIPT_TTL
-    ) -> None:
+    def add(self, patient_id: str, entries: list[dict[str, str]]) -> None:
+        """Append, then drop the oldest entries beyond TRANSCRIPT_MAX or TRANSCRIPT_BYTES."""
         key = keys.web_transcript(patient_id)
-        entries = [{"from": "you", "text": said}] + [{"from": "bot", "text": r} for r in replies]
-        _APPEND([key], [TRANSCRIPT_MAX, TRANSCRIPT_BYTES, ttl, *(json.dumps(e) for e in entries)],
-                client=self.redis)  # fmt: skip
+        _APPEND([key], [TRANSCRIPT_MAX, TRANSCRIPT_BYTES, TRANSCRIPT_TTL,
+                        *(json.dumps(e) for e in entries)], client=self.redis)  # fmt: skip
 
 
 # Append, then drop the oldest entries beyond the count or the byte budget; one round trip.
@@ -227,22 +223,34 @@ def blueprint(rt: Runtime, *, limits: Limits | None = None) -> Blueprint:
     @bp.get("/chat/api/history")
     def history() -> Response:
         ident = chat_id(create=True)
-        messages = transcript.read(web_patient(secret, ident or ""))
+        if web_trial.is_trial(session):
+            messages = web_trial.history(session)
+        else:
+            messages = transcript.read(web_patient(secret, ident or ""))
         return jsonify(messages=messages, csrf=session["csrf"], max_length=MAX_TEXT)
 
     @bp.post("/chat/api/message")
     def message() -> Response:
         ident = check_csrf()
-        gate.check(ident, request.remote_addr or "unknown", rt.clock())
+        ip, now = request.remote_addr or "unknown", rt.clock()
+        trial = web_trial.is_trial(session)
+        gate.check(ident, ip, now)  # counters expire within two windows
         text, message_id = read_message()
         patient_id = web_patient(secret, ident)
+        carried: list[dict[str, str]] = []
+        if trial:
+            outcome = web_trial.advance(rt, session, patient_id, text, now)
+            if outcome.replies is not None:
+                return jsonify(replies=outcome.replies, duplicate=False)
+            carried = outcome.carried
         sid = f"{patient_id}:{message_id}"
-        handled = rt.service.handle_inbound(patient_id, Inbound(text, "web"), rt.clock(), sid)
+        handled = rt.service.handle_inbound(patient_id, Inbound(text, "web"), now, sid)
         if not handled.duplicate:
-            kept = progressed(rt.store.load(patient_id))
-            transcript.add(
-                patient_id, text, handled.replies, ttl=TRANSCRIPT_TTL if kept else TRIAL_TTL
-            )
+            said = [
+                {"from": "you", "text": text},
+                *({"from": "bot", "text": r} for r in handled.replies),
+            ]
+            transcript.add(patient_id, [*carried, *said])
         log.info("web chat message handled: %d replies", len(handled.replies))
         return jsonify(replies=handled.replies, duplicate=handled.duplicate)
 

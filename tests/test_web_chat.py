@@ -190,8 +190,10 @@ def test_the_transcript_survives_a_reload_and_is_capped_with_a_ttl(
     app: Any, runtime: Runtime
 ) -> None:
     visitor = Visitor(app)
-    replies = visitor.send("hi")
-    said = [{"from": "you", "text": "hi"}] + [{"from": "bot", "text": r} for r in replies]
+    said = []
+    for text in ("hi", "yes"):
+        replies = visitor.send(text)
+        said += [{"from": "you", "text": text}] + [{"from": "bot", "text": r} for r in replies]
     assert visitor.history() == said
     key = keys.web_transcript(visitor.patient_id)
     assert 0 < runtime.redis.ttl(key) <= 24 * 3600
