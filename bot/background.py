@@ -51,7 +51,7 @@ class Background:
     ) -> None:
         self.rt = rt
         self.consumer = consumer
-        self.ticks: list[Tick] = [rt.alerts.run_timers_tick, *(ticks or [])]
+        self.ticks: list[Tick] = [rt.alerts.run_timers_tick, rt.retention.tick, *(ticks or [])]
 
     @classmethod
     def for_sender(cls, rt: Runtime, sender: Sender, *, rate: float | None,

@@ -16,6 +16,7 @@ from bot.alerts import Alerts, StaffSetup
 from bot.config import Config, load_config
 from bot.reminders import Reminders
 from bot.render import Renderer
+from bot.retention import Retention
 from bot.scheduler import JobBook, job_store
 from bot.service import Service
 from bot.settings import Settings
@@ -40,6 +41,7 @@ class Runtime:
     service: Service
     clock: Clock
     reminders: Reminders
+    retention: Retention
 
 
 def connect(settings: Settings) -> redis.Redis:
@@ -77,4 +79,5 @@ def build(settings: Settings, *, client: redis.Redis | None = None, clock: Clock
     jobs = JobBook(job_store(client, embedded=settings.embedded))
     reminders = Reminders(store, renderer, config.plan, jobs, clock, alerts)
     service.after_change.append(reminders.sync)
-    return Runtime(settings, config, client, store, renderer, alerts, service, clock, reminders)
+    return Runtime(settings, config, client, store, renderer, alerts, service, clock, reminders,
+                   Retention(client, retention))  # fmt: skip

@@ -36,6 +36,8 @@ OUTAGE: tuple[type[Exception], ...] = (
 )
 Handler = Callable[[str, Inbound, datetime, str | None], Handled]
 _SUFFIX = ".json"
+# Set-aside messages wait this long for a human (README: "Spool"), then go: they hold bodies.
+FAILED_LIFETIME = 14 * 24 * 3600
 _counter = itertools.count()
 
 
@@ -129,6 +131,18 @@ class Spool:
         """A file that cannot be processed would block the queue forever: keep it for a human."""
         self.failed.mkdir(mode=0o700, exist_ok=True)
         os.replace(path, self.failed / path.name)
+        self.expire_failed()
+
+    def expire_failed(self, now: float | None = None) -> int:
+        """Delete set-aside messages older than FAILED_LIFETIME; how many went."""
+        cutoff = (time.time() if now is None else now) - FAILED_LIFETIME
+        gone = 0
+        for path in self.failed.glob("*") if self.failed.is_dir() else ():
+            with contextlib.suppress(FileNotFoundError):
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    gone += 1
+        return gone
 
     @contextlib.contextmanager
     def exclusive(self, *, wait: bool) -> Iterator[bool]:

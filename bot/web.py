@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 def spooling_handler(rt: Runtime, settings: Settings) -> spool.SpoolingHandler:
     """Inbound SMS survive a Redis outage on disk; a restart replays what an outage left."""
     disk = spool.Spool(settings.spool_dir)
+    disk.expire_failed()
     replayer = spool.Replayer(disk, rt.service.handle_inbound, rt.redis)
     if disk.pending():
         replayer.start()
