@@ -77,8 +77,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     from bot.runtime import build
 
     settings = _settings(args)
-    if settings.embedded:
-        print("note: REDIS_URL is unset, so there is nothing stored to export", file=sys.stderr)
     since = None
     if args.since:
         try:
@@ -104,13 +102,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _valid_number(raw: str) -> str | None:
+def _valid_number(raw: str, settings: Settings) -> str | None:
     """A number that really exists in the numbering plan, in E.164; None (with the reason
-    printed) otherwise: erasure must never act on a guess."""
+    printed) otherwise: erasure must never act on a guess. Without +, the clinic's country."""
     import phonenumbers
 
+    from bot.config import load_config
+
+    region = load_config(settings.config_dir).playbook.default_region
     try:
-        parsed = phonenumbers.parse(raw, None if raw.strip().startswith("+") else "US")
+        parsed = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
         parsed = None
     if parsed is None or not phonenumbers.is_valid_number(parsed):
@@ -125,10 +126,10 @@ def cmd_forget(args: argparse.Namespace) -> int:
     from bot.runtime import build
     from bot.spool import Spool
 
-    phone = _valid_number(args.phone)
+    settings = _settings(args)
+    phone = _valid_number(args.phone, settings)
     if phone is None:
         return 2
-    settings = _settings(args)
     store = build(settings).store
     plan = store.forget(phone, dry_run=args.dry_run)
     spooled = Spool(settings.spool_dir).forget(phone, dry_run=args.dry_run)
@@ -149,10 +150,11 @@ def cmd_forget(args: argparse.Namespace) -> int:
 def cmd_consent(args: argparse.Namespace) -> int:
     from bot.runtime import build
 
-    phone = _valid_number(args.phone)
+    settings = _settings(args)
+    phone = _valid_number(args.phone, settings)
     if phone is None:
         return 2
-    events = build(_settings(args)).store.consent_log(phone)
+    events = build(settings).store.consent_log(phone)
     if not events:
         print(f"no consent events stored for ...{phone[-4:]}")
     for e in events:

@@ -45,11 +45,11 @@ def sweep(client: Any, phone: str, planned: Iterable[Removal]) -> list[Removal]:
     O(keyspace), fine for a rare admin command. Shared structures (the constants of keys.py)
     only ever lose the person's items; a per-record key that names the number goes whole."""
     pattern = mentions(phone)
-    whole = {r.key for r in planned if not r.items}
+    known = {r.key for r in planned}  # the indexes already found the person's part of these
     found: list[Removal] = []
     for raw in client.scan_iter(match=f"{keys.PREFIX}*", count=1000):
         key = keys.text(raw)
-        if key in whole:
+        if key in known:
             continue
         try:
             found.extend(_sweep_key(client, key, pattern))

@@ -14,6 +14,7 @@ from redis.retry import Retry
 
 from bot.alerts import Alerts, StaffSetup
 from bot.config import Config, load_config
+from bot.embedded import open_store
 from bot.reminders import Reminders
 from bot.render import Renderer
 from bot.retention import Retention
@@ -45,9 +46,9 @@ class Runtime:
 
 
 def connect(settings: Settings) -> redis.Redis:
-    """Real Redis from REDIS_URL, or an in-memory fake when embedded."""
+    """Redis from REDIS_URL or, when embedded, the local file-backed server (bot.embedded)."""
     if settings.embedded:
-        return fakeredis.FakeRedis(decode_responses=True)
+        return open_store(settings.data_dir)  # type: ignore[no-any-return]
     # Short timeouts and one immediate reconnect, no backoff: the webhook must answer within 2 s
     # with Redis gone (redis-py's default is 10 retries with backoff). socket_timeout stays
     # above the outbox's 1 s XREADGROUP BLOCK.
@@ -76,7 +77,8 @@ def build(settings: Settings, *, client: redis.Redis | None = None, clock: Clock
     staff_numbers = (*staff.on_call, *([staff.backup] if staff.backup else []))
     service = Service(config, store, renderer, alerts, staff_numbers, secret=settings.secret_key)
     clock = clock or system_clock
-    jobs = JobBook(job_store(client, embedded=settings.embedded))
+    # Only a simulation (fakeredis) keeps reminder jobs in memory; a real store shares them.
+    jobs = JobBook(job_store(client, embedded=isinstance(client, fakeredis.FakeRedis)))
     reminders = Reminders(store, renderer, config.plan, jobs, clock, alerts)
     service.after_change.append(reminders.sync)
     return Runtime(settings, config, client, store, renderer, alerts, service, clock, reminders,

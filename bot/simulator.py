@@ -11,6 +11,8 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import TextIO
 
+import fakeredis
+
 from bot.core.model import Inbound
 from bot.privacy import mask
 from bot.runtime import Runtime, build
@@ -162,7 +164,9 @@ def run_chat(settings: Settings, phone: str, script: str | None, out: TextIO = s
              start: datetime | None = None) -> int:  # fmt: skip
     logging.getLogger().setLevel(logging.ERROR)  # the transcript is the output
     clock = SimClock(start or datetime.now(UTC).replace(microsecond=0))
-    rt = build(replace(settings, redis_url=None), clock=clock)
+    # In memory: a simulated clock's reminders must never reach the real store.
+    rt = build(replace(settings, redis_url=None), clock=clock,
+               client=fakeredis.FakeRedis(decode_responses=True))  # fmt: skip
     sim = Simulator(rt, clock, phone, out)
     if not script:
         sim.say(f"Simulated chat with {rt.config.clinic.name} as {phone}. {HELP}")

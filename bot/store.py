@@ -282,11 +282,20 @@ class Store:
         timers = tuple(f"{ref}|{stage}" for ref in refs for stage in ("resend", "backup"))
         items = [(keys.TRIAGES, "zset", record_ids), (keys.ALERTS, "zset", refs),
                  (keys.ALERTS_OPEN, "set", refs), (keys.ALERT_TIMERS, "zset", timers),
-                 (keys.PATIENTS, "set", (phone,)), (keys.OPTED_OUT, "set", (phone,)),
-                 (keys.OPTED_OUT_AT, "zset", (phone,)), (keys.UNREACHABLE, "hash", (phone,)),
-                 (keys.UNREACHABLE_AT, "zset", (phone,))]  # fmt: skip
+                 *self._marks_of(phone)]  # fmt: skip
         plan += [erase.Removal(key, kind, found) for key, kind, found in items if found]
         return [*plan, *self._id_removals(phone)]
+
+    def _marks_of(self, phone: str) -> list[tuple[str, str, tuple[str, ...]]]:
+        """The number's members of the shared sets of numbers, where it is one."""
+        marks = [(keys.PATIENTS, "set"), (keys.OPTED_OUT, "set"), (keys.OPTED_OUT_AT, "zset"),
+                 (keys.UNREACHABLE, "hash"), (keys.UNREACHABLE_AT, "zset")]  # fmt: skip
+        pipe = self.redis.pipeline(transaction=False)
+        for key, kind in marks:
+            {"set": pipe.sismember, "zset": pipe.zscore, "hash": pipe.hexists}[kind](key, phone)
+        found = pipe.execute()
+        return [(key, kind, (phone,)) for (key, kind), hit in zip(marks, found, strict=True)
+                if hit not in (None, False, 0)]  # fmt: skip
 
     def forget(self, phone: str, *, dry_run: bool = False) -> list[erase.Removal]:
         """Everything stored about one number, and nothing about anyone else: whole keys only

