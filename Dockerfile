@@ -4,9 +4,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 BOT_ENV=production \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY bot ./bot
+# Defaults baked in; docker-compose.yml mounts the clinic's own config/ and templates/ over them.
 COPY config ./config
 COPY templates ./templates
-RUN pip install --no-cache-dir . && useradd --create-home bot && mkdir -p /app/spool && chown bot /app/spool
+# The spool holds message bodies while Redis is down: only the bot user may read it.
+RUN pip install --no-cache-dir . && useradd --create-home bot \
+    && mkdir -p /app/spool && chown bot /app/spool && chmod 0700 /app/spool
 USER bot
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "1", "bot.wsgi:app"]
+# gthread: a slow client waits in the poller, not in a busy worker; --timeout restarts a stuck one.
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--workers", "2", \
+     "--threads", "8", "--timeout", "30", "--graceful-timeout", "30", "--keep-alive", "5", \
+     "bot.wsgi:app"]
