@@ -77,8 +77,9 @@ def build(settings: Settings, *, client: redis.Redis | None = None, clock: Clock
     staff_numbers = (*staff.on_call, *([staff.backup] if staff.backup else []))
     service = Service(config, store, renderer, alerts, staff_numbers, secret=settings.secret_key)
     clock = clock or system_clock
-    # Only a simulation (fakeredis) keeps reminder jobs in memory; a real store shares them.
-    jobs = JobBook(job_store(client, embedded=isinstance(client, fakeredis.FakeRedis)))
+    # Only an embedded simulation (fakeredis) keeps reminder jobs in memory; a store shares them.
+    in_memory = settings.embedded and isinstance(client, fakeredis.FakeRedis)
+    jobs = JobBook(job_store(client, embedded=in_memory))
     reminders = Reminders(store, renderer, config.plan, jobs, clock, alerts)
     service.after_change.append(reminders.sync)
     return Runtime(settings, config, client, store, renderer, alerts, service, clock, reminders,
