@@ -173,8 +173,9 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             if a["status"] == "claimed"
             else ""
         )
+        who = "web-visitor" if a["phone"].startswith("web:") else a["phone"]  # never a session id
         print(
-            f"{a['ref']}  {a['level']:<13} {a['status']}{claimed}  {a['phone']}  {a['rule']}  {a['created']}"
+            f"{a['ref']}  {a['level']:<13} {a['status']}{claimed}  {who}  {a['rule']}  {a['created']}"
         )
     return 0
 

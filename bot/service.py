@@ -33,9 +33,19 @@ from bot.outbox import bare
 from bot.privacy import mask
 from bot.render import Renderer
 from bot.store import Seen, Store
-from bot.writes import Writes
+from bot.writes import Writes, script
 
 log = logging.getLogger(__name__)
+
+
+# At most once per ARGV[2] seconds of the caller's clock (the clock is a parameter); the key's
+# own TTL only cleans up.
+_ONCE_PER = script("""
+local last = redis.call('GET', KEYS[1])
+if last and tonumber(ARGV[1]) - tonumber(last) < tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1
+""")
 
 
 @dataclass(frozen=True)
@@ -213,7 +223,10 @@ class Service:
     def _invite_allowed(self, tag: str, now: datetime) -> bool:
         """One invite per number per week across every web session; a clinic-wide hourly cap."""
         r, limits = self.store.redis, self.invite_limits
-        if not r.set(keys.invite_sent(tag), "1", nx=True, ex=limits.per_number):
+        week = int(limits.per_number.total_seconds())
+        fresh = _ONCE_PER([keys.invite_sent(tag)], [int(now.timestamp()), week, week + 86400],
+                          client=r)  # fmt: skip
+        if not fresh:
             log.info("web invite refused: that number was invited in the last week")
             return False
         hour = keys.invites_in_hour(int(now.timestamp()) // 3600)

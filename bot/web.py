@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Request, Response, jsonify
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot import spool, twilio_webhook, web_chat
@@ -22,6 +22,20 @@ class ChatSessions(SecureCookieSessionInterface):
         if request.path.startswith("/twilio/"):
             return self.make_null_session(app)
         return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Flask sets Expires only; Max-Age too (the transcript's life) for clients that
+        prefer it or whose clock is wrong."""
+        super().save_session(app, session, response)
+        name = f"{self.get_cookie_name(app)}="
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        cookies = response.headers.getlist("Set-Cookie")
+        if not any(c.startswith(name) for c in cookies) or not session.permanent:
+            return
+        response.headers.remove("Set-Cookie")
+        for cookie in cookies:
+            mine = cookie.startswith(name) and "Max-Age=" not in cookie
+            response.headers.add("Set-Cookie", f"{cookie}; Max-Age={max_age}" if mine else cookie)
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,

@@ -231,12 +231,11 @@ def blueprint(rt: Runtime, *, limits: Limits | None = None) -> Blueprint:
 
     @bp.post("/chat/api/message")
     def message() -> Response:
-        ident = check_csrf()
+        patient_id = web_patient(secret, check_csrf())
         ip, now = request.remote_addr or "unknown", rt.clock()
         trial = web_trial.is_trial(session)
-        gate.check(ident, ip, now)  # counters expire within two windows
+        gate.check(patient_id, ip, now)  # counters expire within two windows
         text, message_id = read_message()
-        patient_id = web_patient(secret, ident)
         carried: list[dict[str, str]] = []
         if trial:
             outcome = web_trial.advance(rt, session, patient_id, text, now)
