@@ -14,5 +14,5 @@ USER bot
 EXPOSE 8000
 # gthread: a slow client waits in the poller, not in a busy worker; --timeout restarts a stuck one.
 CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--workers", "2", \
-     "--threads", "8", "--timeout", "30", "--graceful-timeout", "30", "--keep-alive", "5", \
+     "--threads", "32", "--timeout", "30", "--graceful-timeout", "30", "--keep-alive", "5", "--config", "python:bot.gunicorn_conf", \
      "bot.wsgi:app"]

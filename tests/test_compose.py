@@ -37,7 +37,7 @@ def test_web_runs_gunicorn_and_worker_runs_bot_worker() -> None:
     assert "bot.wsgi:app" in services["web"]["command"]
     assert services["worker"]["command"] == ["bot", "worker"]
     for name in ("web", "worker"):
-        assert services[name]["environment"]["REDIS_URL"].startswith("redis://redis:6379")
+        assert services[name]["environment"]["REDIS_URL"].endswith("@redis:6379/0")
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
 
 

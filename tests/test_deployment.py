@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ import pytest
 import yaml
 
 from bot.errors import ConfigError
+from bot.gunicorn_conf import BODY_TIMEOUT
 from bot.settings import PLACEHOLDER_SECRET, ROOT, Settings
 from bot.spool import FAILED_LIFETIME, Spool
 from tests.redis_server import free_port, wait_for
@@ -177,3 +179,46 @@ class Server:
     def __exit__(self, *_: object) -> None:
         self.process.terminate()  # like Ctrl-C after `make run`: the store is saved and stopped
         self.process.wait(timeout=20)
+
+
+@pytest.mark.slow
+def test_slow_request_bodies_do_not_freeze_the_app(tmp_path: Path) -> None:
+    """80 clients that send headers and then stall (more than all threads): the compose file's
+    gunicorn frees their threads after BODY_TIMEOUT and answers again (it froze for good before)."""
+    from tests.redis_server import RedisServer
+
+    command = compose()["services"]["web"]["command"]
+    port = free_port()
+    args = [a if not a.startswith("0.0.0.0:") else f"127.0.0.1:{port}" for a in command[1:]]
+    with RedisServer() as redis_server:
+        env = {**os.environ, "REDIS_URL": redis_server.url, "BOT_ENV": "production",
+               "BOT_SECRET_KEY": STRONG, "TWILIO_AUTH_TOKEN": "t" * 32,
+               "TWILIO_FROM_NUMBER": "+19495550000", "BOT_SPOOL_DIR": str(tmp_path / "spool")}  # fmt: skip
+        gunicorn = Path(sys.executable).parent / "gunicorn"
+        process = subprocess.Popen([str(gunicorn), *args], env=env, cwd=ROOT,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            url = f"http://127.0.0.1:{port}/healthz"
+            wait_for(lambda: _answers(url), timeout=30)
+            stalled = [_stall(port) for _ in range(80)]
+            assert _answers(url, timeout=4 * BODY_TIMEOUT)
+            for sock in stalled:
+                sock.close()
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _answers(url: str, timeout: float = 1) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _stall(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(b"POST /twilio/sms HTTP/1.1\r\nHost: bot\r\nContent-Length: 5000\r\n"
+                 b"Content-Type: application/x-www-form-urlencoded\r\n\r\nFrom=")  # fmt: skip
+    return sock
