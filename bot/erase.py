@@ -1,4 +1,5 @@
-"""Erasure of one number: a plan of removals (whole values only), then applying it."""
+"""Erasure of one number (`bot forget`): a plan of removals matching whole values only, then
+applying it; the AOF and snapshot are rewritten so the data leaves the disk too."""
 
 from __future__ import annotations
 
@@ -33,6 +34,63 @@ class Removal:
             return f"delete {self.kind} {shown}"
         what = {"hash": "field", "stream": "entry", "list": "item"}.get(self.kind, "member")
         return f"remove {len(self.items)} {what}(s) from {self.kind} {shown}"
+
+
+def forget(client: Any, phone: str, *, dry_run: bool = False) -> list[Removal]:
+    """Plan (and unless dry_run, apply) the removal of everything stored about one number:
+    whole keys only when they are that person's, otherwise just their fields, members and
+    entries in shared structures."""
+    plan = _index_removals(client, phone)
+    plan += sweep(client, phone, plan)  # what no index leads to (outbox, caches)
+    if not dry_run:
+        apply(client, plan)
+    return plan
+
+
+def _id_removals(client: Any, phone: str) -> list[Removal]:
+    """The id mapping, reminder jobs and sent marks of a number."""
+    found = client.hget(keys.PATIENT_IDS, phone)
+    if found is None:
+        return []
+    patient_id = keys.text(found)
+    jobs = (keys.reminder_job(patient_id), keys.reminder_retry_job(patient_id))
+    marks = client.scan_iter(match=keys.reminder_sent_pattern(patient_id))
+    return [
+        Removal(keys.PATIENT_IDS, "hash", (phone,)),
+        Removal(keys.PATIENT_PHONES, "hash", (patient_id,)),
+        Removal(keys.APS_JOBS, "hash", jobs),
+        Removal(keys.APS_RUN_TIMES, "zset", jobs),
+        *(Removal(keys.text(k), "string") for k in marks),
+    ]
+
+
+def _index_removals(client: Any, phone: str) -> list[Removal]:
+    """Everything the indexes lead to: the person's own keys and their items in shared ones."""
+    r = client
+    record_ids = tuple(keys.text(i) for i in r.smembers(keys.triages_of(phone)))
+    refs = tuple(keys.text(i) for i in r.smembers(keys.alerts_of(phone)))
+    own = [k for k in keys.keys_of(phone) if r.exists(k)]
+    plan = [Removal(k, keys.text(r.type(k))) for k in own]
+    plan += [Removal(keys.triage(i), "string") for i in record_ids]
+    plan += [Removal(keys.alert(ref), "hash") for ref in refs]
+    timers = tuple(f"{ref}|{stage}" for ref in refs for stage in ("resend", "backup"))
+    items = [(keys.TRIAGES, "zset", record_ids), (keys.ALERTS, "zset", refs),
+             (keys.ALERTS_OPEN, "set", refs), (keys.ALERT_TIMERS, "zset", timers),
+             *_marks_of(client, phone)]  # fmt: skip
+    plan += [Removal(key, kind, found) for key, kind, found in items if found]
+    return [*plan, *_id_removals(client, phone)]
+
+
+def _marks_of(client: Any, phone: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The number's members of the shared sets of numbers, where it is one."""
+    marks = [(keys.PATIENTS, "set"), (keys.OPTED_OUT, "set"), (keys.OPTED_OUT_AT, "zset"),
+             (keys.UNREACHABLE, "hash"), (keys.UNREACHABLE_AT, "zset")]  # fmt: skip
+    pipe = client.pipeline(transaction=False)
+    for key, kind in marks:
+        {"set": pipe.sismember, "zset": pipe.zscore, "hash": pipe.hexists}[kind](key, phone)
+    found = pipe.execute()
+    return [(key, kind, (phone,)) for (key, kind), hit in zip(marks, found, strict=True)
+            if hit not in (None, False, 0)]  # fmt: skip
 
 
 def mentions(phone: str) -> re.Pattern[str]:

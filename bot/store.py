@@ -255,54 +255,7 @@ class Store:
         found = self.redis.hget(keys.PATIENT_PHONES, patient_id)
         return None if found is None else str(found)
 
-    def _id_removals(self, phone: str) -> list[erase.Removal]:
-        """The id mapping, reminder jobs and sent marks of a number."""
-        patient_id = self.find_patient_id(phone)
-        if patient_id is None:
-            return []
-        jobs = (keys.reminder_job(patient_id), keys.reminder_retry_job(patient_id))
-        marks = self.redis.scan_iter(match=keys.reminder_sent_pattern(patient_id))
-        return [
-            erase.Removal(keys.PATIENT_IDS, "hash", (phone,)),
-            erase.Removal(keys.PATIENT_PHONES, "hash", (patient_id,)),
-            erase.Removal(keys.APS_JOBS, "hash", jobs),
-            erase.Removal(keys.APS_RUN_TIMES, "zset", jobs),
-            *(erase.Removal(keys.text(k), "string") for k in marks),
-        ]
-
-    def _index_removals(self, phone: str) -> list[erase.Removal]:
-        """Everything the indexes lead to: the person's own keys and their items in shared ones."""
-        r = self.redis
-        record_ids = tuple(keys.text(i) for i in r.smembers(keys.triages_of(phone)))
-        refs = tuple(keys.text(i) for i in r.smembers(keys.alerts_of(phone)))
-        own = [k for k in keys.keys_of(phone) if r.exists(k)]
-        plan = [erase.Removal(k, keys.text(r.type(k))) for k in own]
-        plan += [erase.Removal(keys.triage(i), "string") for i in record_ids]
-        plan += [erase.Removal(keys.alert(ref), "hash") for ref in refs]
-        timers = tuple(f"{ref}|{stage}" for ref in refs for stage in ("resend", "backup"))
-        items = [(keys.TRIAGES, "zset", record_ids), (keys.ALERTS, "zset", refs),
-                 (keys.ALERTS_OPEN, "set", refs), (keys.ALERT_TIMERS, "zset", timers),
-                 *self._marks_of(phone)]  # fmt: skip
-        plan += [erase.Removal(key, kind, found) for key, kind, found in items if found]
-        return [*plan, *self._id_removals(phone)]
-
-    def _marks_of(self, phone: str) -> list[tuple[str, str, tuple[str, ...]]]:
-        """The number's members of the shared sets of numbers, where it is one."""
-        marks = [(keys.PATIENTS, "set"), (keys.OPTED_OUT, "set"), (keys.OPTED_OUT_AT, "zset"),
-                 (keys.UNREACHABLE, "hash"), (keys.UNREACHABLE_AT, "zset")]  # fmt: skip
-        pipe = self.redis.pipeline(transaction=False)
-        for key, kind in marks:
-            {"set": pipe.sismember, "zset": pipe.zscore, "hash": pipe.hexists}[kind](key, phone)
-        found = pipe.execute()
-        return [(key, kind, (phone,)) for (key, kind), hit in zip(marks, found, strict=True)
-                if hit not in (None, False, 0)]  # fmt: skip
-
     def forget(self, phone: str, *, dry_run: bool = False) -> list[erase.Removal]:
-        """Everything stored about one number, and nothing about anyone else: whole keys only
-        when they are that person's, otherwise just their fields, members and entries.
-        With dry_run nothing is changed; the plan is returned either way."""
-        plan = self._index_removals(phone)
-        plan += erase.sweep(self.redis, phone, plan)  # what no index leads to (outbox, caches)
-        if not dry_run:
-            erase.apply(self.redis, plan)
-        return plan
+        """Everything stored about one number, and nothing about anyone else (bot.erase);
+        with dry_run nothing is changed. Returns the plan either way."""
+        return erase.forget(self.redis, phone, dry_run=dry_run)
