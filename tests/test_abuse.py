@@ -40,11 +40,13 @@ def test_a_number_gets_one_invite_a_week_whichever_session_asks(
 ) -> None:
     for n in range(3):
         to_reminder_offer(runtime, f"web:visitor{n}")
-        runtime.service.handle_inbound(f"web:visitor{n}", Inbound("949 555 0188", "web"), clock())
+        runtime.service.handle_inbound(
+            f"web:visitor{n}", Inbound("949 555 0188 at 7am", "web"), clock()
+        )
     assert len(texts_to(runtime, "+19495550188")) == 1
     clock.advance(days=8)
     to_reminder_offer(runtime, "web:visitor9")
-    runtime.service.handle_inbound("web:visitor9", Inbound("949 555 0188", "web"), clock())
+    runtime.service.handle_inbound("web:visitor9", Inbound("949 555 0188 at 7am", "web"), clock())
     assert len(texts_to(runtime, "+19495550188")) == 2
 
 
@@ -53,7 +55,7 @@ def test_invites_have_a_clinic_wide_hourly_cap(runtime: Runtime, clock: Clock) -
     numbers = [f"+1949555{n:04d}" for n in range(300, 304)]
     for n, number in enumerate(numbers):
         to_reminder_offer(runtime, f"web:v{n}")
-        runtime.service.handle_inbound(f"web:v{n}", Inbound(number, "web"), clock())
+        runtime.service.handle_inbound(f"web:v{n}", Inbound(f"{number} at 7am", "web"), clock())
     assert [len(texts_to(runtime, n)) for n in numbers] == [1, 1, 0, 0]
 
 
@@ -62,7 +64,7 @@ def test_an_invite_stores_nothing_about_the_number_until_it_replies(
 ) -> None:
     number = "+19495550177"
     to_reminder_offer(runtime, "web:visitor5")
-    runtime.service.handle_inbound("web:visitor5", Inbound("(949) 555-0177", "web"), clock())
+    runtime.service.handle_inbound("web:visitor5", Inbound("(949) 555-0177 at 7am", "web"), clock())
     assert len(texts_to(runtime, number)) == 1
     bare_hash = hashlib.sha256(number.encode()).hexdigest()[:16]
     visitors_own = (keys.OUTBOX, keys.patient("web:visitor5"))  # the message; what they typed
@@ -71,13 +73,13 @@ def test_an_invite_stores_nothing_about_the_number_until_it_replies(
         if key not in visitors_own and runtime.redis.type(key) == "string":
             assert number[1:] not in runtime.redis.get(key), key
     assert not runtime.redis.sismember(keys.PATIENTS, number)
-    # Their reply with a time is the opt-in, recorded in their consent log.
-    replies = runtime.service.handle_inbound(number, Inbound("7am"), clock()).replies
-    assert "8:00 am" in replies[0]  # the earliest allowed time
+    # Their YES is the opt-in, recorded in their consent log.
+    replies = runtime.service.handle_inbound(number, Inbound("YES"), clock()).replies
+    assert "8:00 am" in replies[0]  # 7am, moved to the earliest allowed time
     assert runtime.store.load(number).plan["status"] == "active"  # type: ignore[index]
     events = runtime.store.consent_log(number)
-    assert [(e["event"], e["scope"], e["words"]) for e in events] == [
-        ("opt-in", "reminders", "7am")
+    assert [(e["event"], e["scope"], e["words"], e["answering"]) for e in events] == [
+        ("opt-in", "reminders", "YES", "reminder_offer")
     ]
 
 

@@ -275,7 +275,7 @@ def test_worsening_patient_gets_advice_a_call_and_a_safe_pause(patient: Patient)
     assert p.got("exercise day", since=21) == []  # no exercise reminders while held
     done_before = sum(1 for v in p.plan["log"].values() if v == "done")
     assert done_before == 12  # nothing counted while paused
-    ref = re.search(r"URGENT alert (\w{4})", p.staff_alerts("urgent")[0]).group(1)  # type: ignore[union-attr]
+    ref = re.search(r"URGENT alert (\w{5,})", p.staff_alerts("urgent")[0]).group(1)  # type: ignore[union-attr]
     staff = p.rt.service.alerts.staff.on_call[0]
     assert "call" in p.text("RESUME").lower() and p.plan["status"] == "paused"  # staff first
     cleared = p.rt.service.handle_inbound(staff, Inbound(f"CLEAR {ref}"), p.clock()).replies
