@@ -36,11 +36,13 @@ class Removal:
         return f"remove {len(self.items)} {what}(s) from {self.kind} {shown}"
 
 
-def forget(client: Any, phone: str, *, dry_run: bool = False) -> list[Removal]:
+def forget(client: Any, phone: str, *, dry_run: bool = False,
+           named: tuple[str, ...] = ()) -> list[Removal]:  # fmt: skip
     """Plan (and unless dry_run, apply) the removal of everything stored about one number:
-    whole keys only when they are that person's, otherwise just their fields, members and
-    entries in shared structures."""
-    plan = _index_removals(client, phone)
+    whole keys only when they are that person's (also `named`: keys that stand for the number
+    without naming it), otherwise just their fields, members and entries in shared structures."""
+    plan = [Removal(k, keys.text(client.type(k))) for k in named if client.exists(k)]
+    plan += _index_removals(client, phone)
     plan += sweep(client, phone, plan)  # what no index leads to (outbox, caches)
     if not dry_run:
         apply(client, plan)

@@ -71,11 +71,11 @@ def build(settings: Settings, *, client: redis.Redis | None = None, clock: Clock
         resend_after=timedelta(minutes=config.clinic.escalation.resend_after_minutes),
         backup_after=timedelta(minutes=config.clinic.escalation.backup_after_minutes),
     )
-    store = Store(client, retention=retention)
+    store = Store(client, retention=retention, secret=settings.secret_key)
     alerts = Alerts(client, staff, renderer.render, retention)
     # The backup number gets escalations with "Reply ACK", so it is staff too.
     staff_numbers = (*staff.on_call, *([staff.backup] if staff.backup else []))
-    service = Service(config, store, renderer, alerts, staff_numbers, secret=settings.secret_key)
+    service = Service(config, store, renderer, alerts, staff_numbers)
     clock = clock or system_clock
     # Only an embedded simulation (fakeredis) keeps reminder jobs in memory; a store shares them.
     in_memory = settings.embedded and isinstance(client, fakeredis.FakeRedis)

@@ -71,10 +71,9 @@ class Service:
     """The use cases: an inbound message from a patient or a staff member."""
 
     def __init__(self, config: Config, store: Store, renderer: Renderer, alerts: Alerts,
-                 staff_numbers: tuple[str, ...], *, secret: str,
+                 staff_numbers: tuple[str, ...], *,
                  invite_limits: InviteLimits | None = None) -> None:  # fmt: skip
         self.config = config
-        self.secret = secret
         self.invite_limits = invite_limits or InviteLimits()
         flow = config.playbook.flow
         start = flow.question(flow.start)
@@ -195,7 +194,7 @@ class Service:
         )
 
     def tag(self, phone: str) -> str:
-        return consent.number_tag(self.secret, phone)
+        return self.store.tag(phone)
 
     def _invite(self, web_key: str, invite: InvitePlan, now: datetime) -> None:
         """Text the number a web visitor gave; their SMS reply with a time is the opt-in.

@@ -45,6 +45,26 @@ def _check_production(redis_url: object, secret: str | None) -> None:
         )
 
 
+def _embedded_secret(data_dir: Path) -> str:
+    """The embedded store's key file (0600), created on first use."""
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    except OSError as err:
+        raise ConfigError(f"{path}: {err}; set BOT_SECRET_KEY or BOT_DATA_DIR") from err
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key)
+    return key
+
+
 @dataclass(frozen=True)
 class Settings:
     redis_url: str | None = None
@@ -96,6 +116,9 @@ class Settings:
         }
         if secret := env.get("BOT_SECRET_KEY"):
             kwargs["secret_key"] = secret
+        elif not kwargs["redis_url"] and not kwargs["production"]:
+            # Embedded: one key kept beside the store, so chats and invites survive a restart.
+            kwargs["secret_key"] = _embedded_secret(Path(str(kwargs["data_dir"])))
         if kwargs["production"]:
             _check_production(kwargs.get("redis_url"), env.get("BOT_SECRET_KEY"))
         return cls(**kwargs)  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import redis
 
 from bot import erase, keys
-from bot.consent import OPT_OUT, RE_OPT_IN, ConsentEvent
+from bot.consent import OPT_OUT, RE_OPT_IN, ConsentEvent, number_tag
 from bot.core.model import Conversation, Patient, TriageFinished
 from bot.writes import Expect, Writes, script
 
@@ -116,9 +116,14 @@ class Seen:
 class Store:
     """The only code that reads or writes patient documents and triage records."""
 
-    def __init__(self, client: Redis, *, retention: timedelta = timedelta(days=365)) -> None:
+    def __init__(self, client: Redis, *, retention: timedelta = timedelta(days=365),
+                 secret: str = "") -> None:  # fmt: skip
         self.redis = client
         self.retention = retention
+        self.secret = secret  # keys the HMAC that stands for a number in invite marks
+
+    def tag(self, phone: str) -> str:
+        return number_tag(self.secret, phone)
 
     def ping(self) -> bool:
         try:
@@ -258,4 +263,6 @@ class Store:
     def forget(self, phone: str, *, dry_run: bool = False) -> list[erase.Removal]:
         """Everything stored about one number, and nothing about anyone else (bot.erase);
         with dry_run nothing is changed. Returns the plan either way."""
-        return erase.forget(self.redis, phone, dry_run=dry_run)
+        tag = self.tag(phone)  # the invite marks stand for the number by its HMAC
+        named = (keys.invite_pending(tag), keys.invite_sent(tag))
+        return erase.forget(self.redis, phone, dry_run=dry_run, named=named)

@@ -222,3 +222,11 @@ def _stall(port: int) -> socket.socket:
     sock.sendall(b"POST /twilio/sms HTTP/1.1\r\nHost: bot\r\nContent-Length: 5000\r\n"
                  b"Content-Type: application/x-www-form-urlencoded\r\n\r\nFrom=")  # fmt: skip
     return sock
+
+
+def test_the_embedded_key_is_kept_beside_the_store(tmp_path: Path) -> None:
+    env = {"BOT_DATA_DIR": str(tmp_path / "data")}
+    first, again = Settings.from_env(env), Settings.from_env(env)
+    assert first.secret_key == again.secret_key and len(first.secret_key) >= 32
+    assert (tmp_path / "data" / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert Settings.from_env({**env, "BOT_SECRET_KEY": STRONG}).secret_key == STRONG

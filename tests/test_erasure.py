@@ -124,3 +124,16 @@ def live_store(settings: Settings, runtime: Runtime, monkeypatch: pytest.MonkeyP
     """The CLI's `build` returns the test's runtime (its fakeredis)."""
     monkeypatch.setattr("bot.runtime.build", lambda *_a, **_k: runtime)
     return runtime
+
+
+def test_forget_removes_the_invite_marks_that_stand_for_the_number(
+    runtime: Runtime, clock: Clock
+) -> None:
+    from tests.test_abuse import to_reminder_offer
+
+    to_reminder_offer(runtime, "web:visitor1")
+    runtime.service.handle_inbound("web:visitor1", Inbound(f"{US} at 7am", "web"), clock())
+    tag = runtime.store.tag(US)
+    assert runtime.redis.exists(keys.invite_pending(tag), keys.invite_sent(tag)) == 2
+    runtime.store.forget(US)
+    assert runtime.redis.exists(keys.invite_pending(tag), keys.invite_sent(tag)) == 0
