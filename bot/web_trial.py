@@ -65,12 +65,13 @@ def advance(rt: Runtime, session: Session, patient_id: str, text: str, now: date
 
 
 def _capped(entries: list[dict[str, str]]) -> list[dict[str, str]]:
-    """The newest entries whose text fits in TRIAL_CHARS (one long message may stand alone)."""
+    """The newest entries whose JSON fits in TRIAL_CHARS (escaped, so emoji count six times):
+    the cookie must stay under the browsers' 4 KB limit whatever a visitor types."""
     kept: list[dict[str, str]] = []
     total = 0
     for entry in reversed(entries):
         total += len(json.dumps(entry))
-        if kept and total > TRIAL_CHARS:
+        if total > TRIAL_CHARS:
             break
         kept.append(entry)
     return kept[::-1]

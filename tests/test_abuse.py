@@ -233,3 +233,19 @@ def test_exhausted_references_fail_fast_instead_of_hanging(runtime: Runtime) -> 
     assert not thread.is_alive(), "alert reference allocation hung"
     assert outcome and isinstance(outcome[0], AlertRefsExhausted)
     assert REF_TRIES >= 3
+
+
+def test_a_trial_chat_keeps_its_cookie_small_whatever_is_typed(app: Any) -> None:
+    import random
+
+    rng = random.Random(13)
+    visitor = Visitor(app)
+    visitor.send("hi")
+    emoji = "".join(chr(rng.randrange(0x1F300, 0x1F600)) for _ in range(1000))
+    letters = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(1000))
+    for text in (emoji, letters, emoji[::-1]):  # random: the cookie's zlib cannot shrink it
+        response = visitor.post(text)
+        assert response.status_code == 200
+        cookie = response.headers["Set-Cookie"].split(";")[0]
+        assert len(cookie) < 4000, len(cookie)
+    assert "chest pain" in visitor.send("yes")[0]  # the session survived: the chat goes on
