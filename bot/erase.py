@@ -17,6 +17,7 @@ from bot import keys
 
 log = logging.getLogger(__name__)
 STREAM_PAGE = 1000
+SUBJECT_FIELDS = frozenset({"phone", "to"})  # a record hash whose subject is in one of these
 WHOLE_KEY = ()
 
 
@@ -128,6 +129,10 @@ def _sweep_key(client: Any, key: str, pattern: re.Pattern[str]) -> Iterator[Remo
     if not items:
         return
     if shared or kind in ("set", "zset", "stream"):
+        yield Removal(key, kind, tuple(items))
+    elif kind == "hash" and not set(items) & SUBJECT_FIELDS:
+        # Someone else's record that merely names the number (staff who claimed an alert):
+        # only those fields go.
         yield Removal(key, kind, tuple(items))
     else:
         yield Removal(key, kind)  # a record about the person (an alert, a delivery, a transcript)

@@ -137,3 +137,17 @@ def test_forget_removes_the_invite_marks_that_stand_for_the_number(
     assert runtime.redis.exists(keys.invite_pending(tag), keys.invite_sent(tag)) == 2
     runtime.store.forget(US)
     assert runtime.redis.exists(keys.invite_pending(tag), keys.invite_sent(tag)) == 0
+
+
+def test_forgetting_a_staff_number_keeps_the_patients_alert_it_claimed(
+    app: Any, runtime: Runtime
+) -> None:
+    patient = Phone(app.test_client(), US)
+    for text in ("hi", "yes", "1"):
+        patient.send(text)
+    (ref,) = runtime.alerts.open_refs()
+    Phone(app.test_client(), "+19495550101").send(f"ACK {ref}")
+    runtime.store.forget("+19495550101")
+    alert = runtime.alerts.get(ref)
+    assert alert is not None and alert["phone"] == US and alert["status"] == "claimed"
+    assert "claimed_by" not in alert
