@@ -58,6 +58,8 @@ class Background:
                    block_ms: int = 1000, simulated: bool = False) -> Background:  # fmt: skip
         consumer = OutboxConsumer(rt.redis, sender, consumer_name=consumer_name(), rate=rate,
                                   clock=lambda: rt.clock().timestamp(),
+                                  on_permanent=lambda to, code: rt.store.carrier_refused(
+                                      to, code, rt.clock()),
                                   claim_idle_ms=30_000, block_ms=block_ms)  # fmt: skip
         return cls(rt, consumer, reminder_ticks(rt, simulated=simulated))
 

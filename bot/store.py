@@ -25,6 +25,7 @@ Redis = Any
 # never act again; a web chat's own message ids only guard against a browser's retry.
 WEB_TRIAL_TTL = timedelta(hours=1)  # a web chat that never answered anything
 WEB_SID_TTL = timedelta(hours=48)
+CARRIER_OPT_OUT = 21610  # Twilio: the number replied STOP to the carrier, not to us
 CONSENT_MAX = 500  # events kept per number (a dispute needs the history, not an unbounded list)
 # Patient document, opted-out flag, and when named (ARGV[2], ARGV[3]) the MessageSid's earlier
 # replies and a pending web invite to this number.
@@ -233,6 +234,19 @@ class Store:
             pipe.zadd(keys.OPTED_OUT_AT, {phone: event.at.timestamp()})
         elif event.event == RE_OPT_IN:
             pipe.zrem(keys.OPTED_OUT_AT, phone)
+
+    def carrier_refused(self, to: str, code: int | None, now: datetime) -> None:
+        """A send the carrier refused because the person opted out there (Twilio 21610): an
+        opt-out in the consent log too, though no words of theirs reached us."""
+        if code != CARRIER_OPT_OUT:
+            return
+        phone = to.removeprefix("whatsapp:")
+        channel = "whatsapp" if to.startswith("whatsapp:") else "sms"
+        event = ConsentEvent(OPT_OUT, "all", now, channel, f"carrier opt-out (Twilio {code})",
+                             None, None)  # fmt: skip
+        writes = Writes()
+        self.queue_consent(writes, phone, event)
+        writes.apply(self.redis)
 
     def consent_log(self, phone: str) -> list[dict[str, Any]]:
         return [json.loads(item) for item in self.redis.lrange(keys.consent(phone), 0, -1)]

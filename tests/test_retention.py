@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from twilio.request_validator import RequestValidator
 
-from bot import keys
+from bot import keys, outbox
+from bot.background import Background
 from bot.cli import main
 from bot.retention import UNREACHABLE_LIFETIME
 from bot.runtime import Runtime
+from bot.twilio_sender import OPTED_OUT, SendResult
 from tests.conftest import EXERCISES_PATH, PUBLIC, TOKEN, Clock, Phone
 from tests.test_reminders import book, enrol
 
@@ -137,3 +139,27 @@ def test_whatsapp_consent_is_logged_on_its_channel(app: Any, runtime: Runtime) -
     phone = Phone(app.test_client(), f"whatsapp:{GONE}")
     phone.send("STOP")
     assert [e["channel"] for e in runtime.store.consent_log(GONE)] == ["whatsapp"]
+
+
+class CarrierOptOut:
+    """A sender whose carrier says the number opted out there (Twilio 21610)."""
+
+    def send(self, to: str, body: str) -> SendResult:
+        return SendResult(None, OPTED_OUT, permanent=True)
+
+    def find_sent(self, to: str, body: str, since: float) -> str | None:
+        return None
+
+
+def test_a_carrier_opt_out_is_in_the_consent_log(app: Any, runtime: Runtime) -> None:
+    Phone(app.test_client(), GONE).send("hi")
+    outbox.enqueue(runtime.redis, message_id="notice:1", to=GONE, body="hello", kind="notice")
+    background = Background.for_sender(runtime, CarrierOptOut(), rate=None, block_ms=0)
+    background.consumer.run_once()
+    assert runtime.store.is_opted_out(GONE)
+    (event,) = runtime.store.consent_log(GONE)
+    assert (event["event"], event["scope"], event["words"]) == (
+        "opt-out",
+        "all",
+        "carrier opt-out (Twilio 21610)",
+    )
