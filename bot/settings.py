@@ -46,7 +46,8 @@ def _check_production(redis_url: object, secret: str | None) -> None:
 
 
 def _embedded_secret(data_dir: Path) -> str:
-    """The embedded store's key file (0600), created on first use."""
+    """The embedded store's key file (0600), created on first use; a per-process key when the
+    folder cannot be written."""
     path = data_dir / "secret_key"
     try:
         if not path.exists():
@@ -62,9 +63,10 @@ def _embedded_secret(data_dir: Path) -> str:
             finally:
                 temp.unlink()
         return path.read_text(encoding="ascii").strip()
-    except OSError as err:
-        raise ConfigError(f"BOT_DATA_DIR: cannot keep the embedded key in {path} ({err}); point "
-                          "BOT_DATA_DIR at a writable folder or set BOT_SECRET_KEY") from err  # fmt: skip
+    except OSError:
+        # Commands that need no store (check-config, triage) must still run; the store itself
+        # reports an unwritable BOT_DATA_DIR when it is opened.
+        return secrets.token_hex(32)
 
 
 @dataclass(frozen=True)
