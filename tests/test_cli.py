@@ -121,7 +121,10 @@ def test_chat_script_replays_a_transcript(tmp_path: Path, settings: Settings) ->
     [({}, "red_flags, age, injury, mechanical, systemic, location, pain_rest, pain_run, settles, "
           "duration, calf_stiff, ktw"),
      ({**dict(EXERCISES_PATH[:7])}, "pain_rest, pain_run, settles, duration, calf_stiff, ktw"),
-     ({k: v for k, v in EXERCISES_PATH if k != "injury"}, "injury")],
+     ({k: v for k, v in EXERCISES_PATH if k != "injury"}, "injury"),
+     # An early outcome later on the path does not excuse the questions before it: with the
+     # red-flag screen missing, "priority_call" could really be an emergency.
+     ({"age": "45", "systemic": "2"}, "red_flags, injury, mechanical")],
 )  # fmt: skip
 def test_triage_refuses_answers_the_rules_need_naming_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], answers: dict[str, str], named: str

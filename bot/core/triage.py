@@ -44,17 +44,23 @@ class Rules:
 
 
 def missing_answers(flow: Flow, rules: Rules, answers: Mapping[str, Any]) -> list[str]:
-    """Questions the conversation would still ask before an outcome, that a rule or a branch
-    reads: an answer set without them cannot be triaged (`bot triage` refuses it)."""
+    """Questions the conversation would ask before an outcome, that a rule or a branch reads:
+    an answer set without them cannot be triaged (`bot triage` refuses it). Like the
+    conversation, the walk stops at an early outcome only once the answers so far reach it, so
+    a missing red-flag screen is named even when a later answer would end the questionnaire."""
     needed = {a.question for r in rules.rules for a in r.when.atoms()}
     needed |= {a.question for q in flow.questions.values() for b in q.next if b.when
                for a in b.when.atoms()}  # fmt: skip
     missing: list[str] = []
-    step, seen = flow.start, set()
-    while step != END and step not in seen and rules.evaluate_early(answers) is None:
+    step, seen, so_far = flow.start, set(), dict[str, Any]()
+    while step != END and step not in seen:
         seen.add(step)
-        if step not in answers and step in needed:
+        if step in answers:
+            so_far[step] = answers[step]
+        elif step in needed:
             missing.append(step)
+        if rules.evaluate_early(so_far) is not None:
+            break
         step = flow.next_step(step, answers)
     return missing
 
