@@ -233,6 +233,17 @@ def test_a_question_during_the_check_in_is_answered_and_the_question_asked_again
     assert phone.plan.invalid == 0
 
 
+@pytest.mark.parametrize("text", ["yes", "Yeah", "yep I do", "ok"])
+def test_yes_to_the_check_in_red_flags_asks_which_not_thanks(phone: Phone, text: str) -> None:
+    phone.due(at(6, 18))
+    phone.send("3", at(6, 18, 5))
+    reply = phone.send(text, at(6, 18, 6))
+    assert "welcome" not in reply.lower() and "Keep it up" not in reply
+    assert "Which ones?" in reply and "0 for none" in reply
+    assert phone.plan.awaiting == "checkin_flags" and phone.alerts == []
+    assert "911" in phone.send("4", at(6, 18, 7))
+
+
 def test_red_flag_hold_then_free_text(phone: Phone) -> None:
     phone.due(at(6, 18))
     phone.send("3", at(6, 18, 5))

@@ -70,11 +70,20 @@ def awaited(p: Patient, plan: Plan, text: str, now: datetime, settings: PlanSett
             return _psfs(p, plan, None, today, settings)
         return _psfs(p, plan, answers.parse_integer(text, 0, 10), today, settings)
     except AnswerError as err:
+        if plan.awaiting == CHECKIN_FLAGS and _affirms(text):
+            return invalid(p, plan, "which", settings)  # "yes" to the red flags: which ones?
         if plan.awaiting != PSFS_ACTIVITY and (said := aside(text, plan, settings)) is not None:
             again = Reply("plan_reprompt", {"awaiting": plan.awaiting, "reason": "aside",
                                             "activity": plan.psfs_activity, **window(settings)})  # fmt: skip
             return save(p, plan, said, again)
         return invalid(p, plan, str(err), settings)
+
+
+def _affirms(text: str) -> bool:
+    try:
+        return answers.parse_yes_no(text)
+    except AnswerError:
+        return False
 
 
 def early_checkin(
