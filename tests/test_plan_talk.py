@@ -85,12 +85,23 @@ def phone(config: Config) -> Phone:
      ("is it ok to ice it?", "question"), ("my knee hurts after running", "sore"),
      ("feeling sore today", "sore"), ("no pain today, feels better", "better"),
      ("knee feels better", "better"), ("thanks!", "thanks"), ("ok 👍", "thanks"),
-     ("Thank you so much", "thanks"), ("banana", None), ("hello", None)],
+     ("Thank you so much", "thanks"), ("banana", None), ("hello", None),
+     # A negated word means its opposite, within its clause; curly apostrophes as phones send.
+     ("knee is not getting better", "sore"), ("not good", "sore"),
+     ("I don’t think it’s getting any better", "sore"), ("not great, it hurts", "sore"),
+     ("it doesn’t hurt anymore", "better"), ("I don't have any pain", "better"),
+     ("no pain, and feeling better", "better"), ("I can't run because it hurts", "sore"),
+     ("thanks but it still hurts", "sore"), ("No it hurts", "sore"), ("no more pain", "better")],
 )  # fmt: skip
 def test_free_text_is_read_by_the_clinics_word_lists(
     config: Config, text: str, kind: str | None
 ) -> None:
     assert kind_of(text, config.plan) == kind
+
+
+def test_not_getting_better_is_not_great_to_hear(phone: Phone) -> None:
+    reply = phone.send("my knee is not getting better", at(1, 12))
+    assert "Great to hear" not in reply and "Sorry to hear that" in reply and "CALL" in reply
 
 
 def test_psfs_at_enrolment(config: Config) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -11,26 +12,53 @@ from bot.core.model import Patient, Reply, Step
 from bot.core.plan import ENDED, Plan, PlanSettings
 from bot.core.times import local_date
 
-NEGATIONS = frozenset(("no", "not", "less", "without", "zero", "never", "nt"))
+# Words that turn a symptom or progress word after them in their clause around ("not better",
+# "doesn't hurt"); "can't" is left out: "I can't run because it hurts" is still sore.
+NEGATIONS = frozenset(("no", "not", "never", "without", "zero", "less", "nothing", "hardly",
+                       "barely", "dont", "doesnt", "didnt", "isnt", "wasnt", "arent", "werent",
+                       "havent", "hasnt", "aint", "wont"))  # fmt: skip
+_CLAUSE = re.compile(r"[,.;:!?]+|\b(?:but|and|though|although)\b")
 
 
 def kind_of(text: str, settings: PlanSettings) -> str | None:
     """'program', 'question', 'sore', 'better', 'thanks' or None, from the clinic's word lists
-    (config/keywords.yaml plan_talk); the first that fits, in that order."""
-    words = answers.normalize(text.replace("'", "")).split()
+    (config/keywords.yaml plan_talk); the first that fits, in that order. A sore or better word
+    after a negation in its clause counts as the other ('not better' is sore)."""
+    words = answers.normalize(text.replace("'", "").replace("’", "")).split()
     talk = settings.talk
     if any(w in talk.get("program", ()) for w in words):
         return "program"
     if "?" in text or (words and words[0] in talk.get("question", ())):
         return "question"
-    for i, w in enumerate(words):
-        if w in talk.get("sore", ()) and not NEGATIONS & set(words[max(0, i - 2) : i]):
-            return "sore"
-    if any(w in talk.get("better", ()) for w in words):
+    feelings = set(_feelings(text, talk))
+    if "sore" in feelings:
+        return "sore"
+    if "better" in feelings:
         return "better"
     if any(w in talk.get("thanks", ()) for w in words) or answers.normalize(text) in ("y", "yes"):
         return "thanks"
     return None
+
+
+def _feelings(text: str, talk: Mapping[str, frozenset[str]]) -> list[str]:
+    """'sore' or 'better' for each symptom or progress word, the other when negated: a progress
+    word by a negation anywhere before it in its clause ('not really getting any better'), a
+    symptom word only by a close one ('no more pain'), and 'No it hurts' is still sore."""
+    found: list[str] = []
+    for clause in _CLAUSE.split(text.lower().replace("'", "").replace("’", "")):
+        words = answers.normalize(clause).split()
+        negations = [i for i, w in enumerate(words) if w in NEGATIONS and not _answer_no(words, i)]
+        for i, word in enumerate(words):
+            if word in talk.get("sore", ()):
+                found.append("better" if any(i - 3 <= n < i for n in negations) else "sore")
+            elif word in talk.get("better", ()):
+                found.append("sore" if any(n < i for n in negations) else "better")
+    return found
+
+
+def _answer_no(words: list[str], i: int) -> bool:
+    """'No it hurts', 'no my knee is sore': an answer 'No', not a negation of what follows."""
+    return words[i] == "no" and i + 1 < len(words) and words[i + 1] in ("it", "i", "my")
 
 
 def aside(text: str, plan: Plan, settings: PlanSettings) -> Reply | None:
