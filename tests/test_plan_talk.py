@@ -218,6 +218,22 @@ def test_five_silent_days_nudge_once_and_flag_staff(config: Config, phone: Phone
     assert nudges == [(5, [Alert("lead", "plan_stalled")])]  # Sunday 8 is the check-in
 
 
+def test_welcome_back_once_and_only_after_silence(config: Config, phone: Phone) -> None:
+    for day in range(1, 5):
+        phone.due(at(day, 18))
+    assert "haven't heard from you" in phone.due(at(5, 18))
+    assert phone.send("hello", at(5, 19)).startswith("Welcome back")
+    assert "Welcome back" not in phone.send("hello again", at(5, 19, 5))
+    skipper = Phone(config)
+    skipper.send("6pm", at(0, 9))
+    skipper.send("SKIP", at(0, 9, 1))
+    for day in range(3):
+        skipper.due(at(day, 18))
+        skipper.send("SKIP", at(day, 18, 30))
+    assert skipper.alerts == [Alert("lead", "plan_stalled")]  # they are talking, not away
+    assert "Welcome back" not in skipper.send("hello", at(2, 19))
+
+
 def test_check_in_pain_of_7_with_a_low_intake_advises_without_pausing(phone: Phone) -> None:
     phone.due(at(6, 18))
     phone.send("7", at(6, 18, 5))

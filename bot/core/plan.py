@@ -93,7 +93,7 @@ class Plan:
     checkin_date: str | None = None  # the check-in (ISO local date) the open questions answer
     psfs_activity: str | None = None  # PSFS: the activity the knee limits, in their words
     psfs: tuple[tuple[str, str, int], ...] = ()  # (baseline|weekly|final, ISO date, 0-10)
-    stalled_at: str | None = None  # when the last stalled nudge went out (ISO instant)
+    stalled_at: str | None = None  # a silent-days nudge (ISO instant), until they write again
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -44,6 +44,10 @@ def plan_replies(
 ) -> Step:
     """A patient with a plan always gets a plan reply; nothing here restarts the intake."""
     plan = Plan.from_json(patient.plan) if patient.plan else None
+    back = plan is not None and plan.stalled_at is not None  # the first word since a nudge
+    if plan is not None and back:
+        plan = replace(plan, stalled_at=None)
+        patient = replace(patient, plan=plan.to_json())
     command, rest = _command_of(text, plan)
     if plan is not None and command is not None:
         if plan.status == ENDED:
@@ -59,7 +63,7 @@ def plan_replies(
         return awaited(patient, plan, text, now, settings)
     if plan.status != ENDED and (step := early_checkin(patient, plan, text, now, settings)):
         return step
-    return talk(patient, plan, text, settings, describe(plan))
+    return talk(patient, plan, text, settings, {**describe(plan), "back": back})
 
 
 def _still_asking(plan: Plan, settings: PlanSettings) -> tuple[Reply, ...]:
@@ -119,9 +123,8 @@ def _log(patient: Patient, plan: Plan, status: str, now: datetime, settings: Pla
     context = {"status": status, "done_count": done_count(logged), "again": again,
                "planned": len(days), "rest_day": day not in days}  # fmt: skip
     if status == "skipped" and not again and _skips_in_a_row(logged) == settings.stalled_skips:
-        nudged = replace(logged, stalled_at=now.isoformat())
         nudge = Reply("plan_nudge", {**context, "why": "skips"})
-        return save(patient, nudged, nudge, effects=(Alert("lead", STALLED_RULE),))
+        return save(patient, logged, nudge, effects=(Alert("lead", STALLED_RULE),))
     return save(patient, logged, Reply("plan_logged", context))
 
 

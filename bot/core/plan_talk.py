@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from bot.core import answers
 from bot.core.model import Patient, Reply, Step
 from bot.core.plan import ENDED, Plan, PlanSettings
-from bot.core.times import local_date
 
 # Words that turn a symptom or progress word after them in their clause around ("not better",
 # "doesn't hurt"); "can't" is left out: "I can't run because it hurts" is still sore.
@@ -87,12 +85,4 @@ def talk(patient: Patient, plan: Plan, text: str, settings: PlanSettings,
         return Step(patient, (Reply("plan_held"),))
     if plan.status == ENDED:
         return Step(patient, (Reply("plan_over"),))
-    return Step(patient, (Reply("plan_help", {**describe, "back": _back(plan)}),))
-
-
-def _back(plan: Plan) -> bool:
-    """Nudged as stalled, and nothing logged since: the first word from them is a return."""
-    if plan.stalled_at is None:
-        return False
-    nudged = local_date(datetime.fromisoformat(plan.stalled_at), plan.zone).isoformat()
-    return not any(day > nudged for day, status in plan.log.items() if status != "no_reply")
+    return Step(patient, (Reply("plan_help", describe),))
