@@ -188,6 +188,6 @@ class KeywordsModel(Model):
     human: list[StrictStr]
     plan: list[StrictStr] = []
     plan_talk: dict[
-        Literal["program", "question", "sore", "better", "thanks"], list[StrictStr]
+        Literal["care", "program", "question", "sore", "better", "thanks"], list[StrictStr]
     ] = {}
     emergency_phrases: list[StrictStr] = []

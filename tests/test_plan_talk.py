@@ -91,12 +91,20 @@ def phone(config: Config) -> Phone:
      ("I don’t think it’s getting any better", "sore"), ("not great, it hurts", "sore"),
      ("it doesn’t hurt anymore", "better"), ("I don't have any pain", "better"),
      ("no pain, and feeling better", "better"), ("I can't run because it hurts", "sore"),
-     ("thanks but it still hurts", "sore"), ("No it hurts", "sore"), ("no more pain", "better")],
+     ("thanks but it still hurts", "sore"), ("No it hurts", "sore"), ("no more pain", "better"),
+     ("ok I'm going to the ER", "care"), ("seeing my doctor tomorrow", "care"),
+     ("at urgent care now, thanks", "care")],
 )  # fmt: skip
 def test_free_text_is_read_by_the_clinics_word_lists(
     config: Config, text: str, kind: str | None
 ) -> None:
     assert kind_of(text, config.plan) == kind
+
+
+def test_going_to_the_er_is_not_keep_it_up(phone: Phone) -> None:
+    reply = phone.send("ok I'm going to the ER", at(1, 12))
+    assert "welcome" not in reply.lower() and "Keep it up" not in reply
+    assert "911" in reply and "PAUSE" in reply and "CALL" in reply
 
 
 def test_not_getting_better_is_not_great_to_hear(phone: Phone) -> None:

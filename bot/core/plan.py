@@ -38,7 +38,7 @@ TEMPLATES = (
     "plan_checkin_unclear", "plan_offer_call", "plan_end", "no_plan", "plan_checkin_pain_high",
     "plan_nudge", "plan_psfs_activity", "plan_psfs_score", "plan_psfs_noted", "plan_psfs_final",
     "plan_program", "plan_ack", "plan_question", "plan_sore", "plan_paused_note", "plan_held",
-    "web_reminder_ask_time",
+    "web_reminder_ask_time", "plan_care",
 )  # fmt: skip
 
 
@@ -64,8 +64,8 @@ class PlanSettings:
     late_checkin_days: int = 2  # a check-in answer this many days late still counts
     psfs_real_change: int = 3  # one activity: beyond measurement error (Stratford 1995)
     psfs_mcid: int = 2  # minimal clinically important difference (Horn 2012)
-    # Word lists for free text on a plan (keywords.yaml plan_talk): program, question, sore,
-    # better, thanks.
+    # Word lists for free text on a plan (keywords.yaml plan_talk): care, program, question,
+    # sore, better, thanks.
     talk: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.core import answers
 from bot.core.model import Patient, Reply, Step
-from bot.core.plan import ENDED, Plan, PlanSettings
+from bot.core.plan import ACTIVE, ENDED, Plan, PlanSettings
 
 # Words that turn a symptom or progress word after them in their clause around ("not better",
 # "doesn't hurt"); "can't" is left out: "I can't run because it hurts" is still sore.
@@ -19,13 +19,14 @@ _CLAUSE = re.compile(r"[,.;:!?]+|\b(?:but|and|though|although)\b")
 
 
 def kind_of(text: str, settings: PlanSettings) -> str | None:
-    """'program', 'question', 'sore', 'better', 'thanks' or None, from the clinic's word lists
+    """'care', 'program', 'question', 'sore', 'better', 'thanks' or None, from the clinic's lists
     (config/keywords.yaml plan_talk); the first that fits, in that order. A sore or better word
     after a negation in its clause counts as the other ('not better' is sore)."""
     words = answers.normalize(text.replace("'", "").replace("’", "")).split()
     talk = settings.talk
-    if any(w in talk.get("program", ()) for w in words):
-        return "program"
+    for kind in ("care", "program"):
+        if any(w in talk.get(kind, ()) for w in words):
+            return kind
     if "?" in text or (words and words[0] in talk.get("question", ())):
         return "question"
     feelings = set(_feelings(text, talk))
@@ -66,6 +67,8 @@ def aside(text: str, plan: Plan, settings: PlanSettings) -> Reply | None:
         return None
     if plan.hold is not None and kind != "question":
         return Reply("plan_held")
+    if kind == "care":
+        return Reply("plan_care", {"paused": plan.status != ACTIVE})
     if kind == "program":
         return Reply("plan_program", {"again": True})
     if kind == "question":
