@@ -336,6 +336,16 @@ def test_a_web_invitation_with_a_time_enrols_on_yes_and_sends_the_program(
     assert p.plan.at == time(18, 30) and p.plan.baseline_pain is None
 
 
+@pytest.mark.parametrize("text", ["what is this?", "who is this", "hmm"])
+def test_an_unclear_answer_to_a_web_invitation_offers_yes_again(config: Config, text: str) -> None:
+    p = Phone(config)
+    p.patient = replace(p.patient, conversation=replace(p.patient.conversation, answers={
+        "reminder_time": "18:30", "web_invite": True}))  # fmt: skip
+    reply = p.send(text, at(0, 9))
+    assert "Reply YES" in reply and "6:30 pm" in reply and "NO" in reply
+    assert "6:30 pm" in p.send("yes", at(0, 9, 1)) and p.plan.at == time(18, 30)
+
+
 AWAITING = (None, "time", "zone", "checkin_pain", "checkin_flags", "checkin_ktw",
             "psfs_activity", "psfs_baseline", "psfs_weekly", "psfs_final")  # fmt: skip
 

@@ -172,7 +172,8 @@ def _offer(
             done = replace(conv, step=DONE)
             return Step(replace(patient, conversation=done), (Reply("plan_declined"),))
         asked = said or (command == "time" and not text.strip())
-        why = {"reason": "want_time" if asked else str(err), **window(settings)}
+        why = {"reason": "want_time" if asked else str(err), **window(settings),
+               "invited": _invited(invited_at, settings)}  # fmt: skip
         again = (
             (Reply("plan_program", {"again": True}),)
             if kind_of(text, settings) == "program"
@@ -187,6 +188,13 @@ def _offer(
     return save(
         enrolled, plan, *program, Reply("plan_enrolled", context), Reply("plan_psfs_activity")
     )
+
+
+def _invited(invited_at: object, settings: PlanSettings) -> str | None:
+    """The time a web visitor chose, as it will be used: None without a web invitation."""
+    if not isinstance(invited_at, str):
+        return None
+    return times.describe_time(fit(time.fromisoformat(invited_at), settings))
 
 
 def _first_day(plan: Plan, now: datetime, settings: PlanSettings) -> str:
