@@ -242,6 +242,21 @@ def test_welcome_back_once_and_only_after_silence(config: Config, phone: Phone) 
     assert "Welcome back" not in skipper.send("hello", at(2, 19))
 
 
+def test_skip_on_the_check_in_day_logs_nothing_and_asks_the_check_in_again(
+    phone: Phone,
+) -> None:
+    for day in (4, 5):  # Friday and Saturday skipped
+        phone.due(at(day, 18))
+        phone.send("SKIP", at(day, 18, 30))
+    phone.due(at(6, 18))  # Sunday: the check-in, not an exercise day
+    reply = phone.send("SKIP", at(6, 18, 30))
+    assert "Skipped for today" not in reply and "isn't one of your plan's exercise days" in reply
+    assert "0 to 10" in reply and phone.plan.awaiting == "checkin_pain"
+    assert "2026-03-08" not in phone.plan.log and phone.alerts == []  # not a third skip
+    reply = phone.send("DONE", at(6, 18, 31))
+    assert "Nice extra work" in reply and "0 to 10" in reply  # the open check-in, again
+
+
 def test_check_in_pain_of_7_with_a_low_intake_advises_without_pausing(phone: Phone) -> None:
     phone.due(at(6, 18))
     phone.send("7", at(6, 18, 5))

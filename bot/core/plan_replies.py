@@ -93,7 +93,8 @@ def _command(
     if command in ("done", "skip"):
         if plan.status == PAUSED or plan.hold:  # paused means paused: nothing is logged
             return Step(patient, (Reply("plan_paused_note", {"held": plan.hold is not None}),))
-        return _log(patient, plan, "done" if command == "done" else "skipped", now, settings)
+        logged = _log(patient, plan, "done" if command == "done" else "skipped", now, settings)
+        return logged.then(*_still_asking(plan, settings))
     if command == "pause":
         context = {"already": plan.status == PAUSED, "held": plan.hold is not None}
         return save(
@@ -117,11 +118,14 @@ def _log(patient: Patient, plan: Plan, status: str, now: datetime, settings: Pla
     small_hours = times.local_time(now, plan.zone) < settings.quiet_start
     if small_hours and plan.last_sent == yesterday and yesterday.isoformat() not in plan.log:
         day = yesterday  # a reply after midnight answers last night's reminder
-    again = plan.log.get(day.isoformat()) == status
-    logged = replace(plan, log={**plan.log, day.isoformat(): status})
-    days = exercise_days(logged)
+    days, again = exercise_days(plan), plan.log.get(day.isoformat()) == status
+    # A SKIP on a day without exercises has nothing to skip, and starts no run of skips.
+    skip_nothing = status == "skipped" and day not in days
+    logged = plan if skip_nothing else replace(plan, log={**plan.log, day.isoformat(): status})
     context = {"status": status, "done_count": done_count(logged), "again": again,
                "planned": len(days), "rest_day": day not in days}  # fmt: skip
+    if skip_nothing:
+        return Step(patient, (Reply("plan_logged", context),))
     if status == "skipped" and not again and _skips_in_a_row(logged) == settings.stalled_skips:
         nudge = Reply("plan_nudge", {**context, "why": "skips"})
         return save(patient, logged, nudge, effects=(Alert("lead", STALLED_RULE),))
