@@ -93,7 +93,8 @@ def phone(config: Config) -> Phone:
      ("no pain, and feeling better", "better"), ("I can't run because it hurts", "sore"),
      ("thanks but it still hurts", "sore"), ("No it hurts", "sore"), ("no more pain", "better"),
      ("ok I'm going to the ER", "care"), ("seeing my doctor tomorrow", "care"),
-     ("at urgent care now, thanks", "care")],
+     ("at urgent care now, thanks", "care"), ("9/10", "sore"), ("about 8 out of 10 today", "sore"),
+     ("2/10", None)],
 )  # fmt: skip
 def test_free_text_is_read_by_the_clinics_word_lists(
     config: Config, text: str, kind: str | None

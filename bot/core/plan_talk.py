@@ -16,12 +16,15 @@ NEGATIONS = frozenset(("no", "not", "never", "without", "zero", "less", "nothing
                        "barely", "dont", "doesnt", "didnt", "isnt", "wasnt", "arent", "werent",
                        "havent", "hasnt", "aint", "wont"))  # fmt: skip
 _CLAUSE = re.compile(r"[,.;:!?]+|\b(?:but|and|though|although)\b")
+_PAIN_SCORE = re.compile(r"\b(10|\d)\s*(?:/|out of)\s*10\b")  # "9/10", "8 out of 10"
+ACCEPTABLE_PAIN = 3  # Silbernagel 2007: 0-3 during activity is fine
 
 
 def kind_of(text: str, settings: PlanSettings) -> str | None:
     """'care', 'program', 'question', 'sore', 'better', 'thanks' or None, from the clinic's lists
     (config/keywords.yaml plan_talk); the first that fits, in that order. A sore or better word
-    after a negation in its clause counts as the other ('not better' is sore)."""
+    after a negation in its clause counts as the other ('not better' is sore); a pain score
+    over 3 ('9/10') outside a check-in gets the pain guidance."""
     words = answers.normalize(text.replace("'", "").replace("’", "")).split()
     talk = settings.talk
     for kind in ("care", "program"):
@@ -30,7 +33,8 @@ def kind_of(text: str, settings: PlanSettings) -> str | None:
     if "?" in text or (words and words[0] in talk.get("question", ())):
         return "question"
     feelings = set(_feelings(text, talk))
-    if "sore" in feelings:
+    score = _PAIN_SCORE.search(answers.normalize(text))
+    if "sore" in feelings or (score and int(score.group(1)) > ACCEPTABLE_PAIN):
         return "sore"
     if "better" in feelings:
         return "better"
