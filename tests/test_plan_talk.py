@@ -132,6 +132,32 @@ def test_psfs_can_be_left_out(config: Config, text: str) -> None:
     assert p.plan.psfs_activity is None and p.plan.awaiting is None and p.plan.log == {}
 
 
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [("what do you mean?", "one thing your knee makes hard"), ("thanks", "name one activity"),
+     ("ok", "name one activity"), ("Great thanks", "name one activity"),
+     ("idk", "leave it out"), ("not sure", "leave it out"), ("I don’t know", "leave it out"),
+     ("nothing really", "leave it out")],
+)  # fmt: skip
+def test_a_question_or_thanks_is_not_taken_as_the_psfs_activity(
+    config: Config, text: str, said: str
+) -> None:
+    p = Phone(config)
+    p.send("6pm", at(0, 9))
+    reply = p.send(text, at(0, 9, 1))
+    assert said in reply and f'"{text}"' not in reply
+    assert p.plan.psfs_activity is None
+
+
+def test_a_long_psfs_activity_is_cut_at_a_word(config: Config) -> None:
+    p = Phone(config)
+    p.send("6pm", at(0, 9))
+    p.send(
+        "I can't run more than 2 miles without pain in my knee, especially downhill", at(0, 9, 1)
+    )
+    assert p.plan.psfs_activity == "I can't run more than 2 miles without pain in my knee"
+
+
 def test_time_trials_is_an_activity_not_the_time_command(config: Config) -> None:
     p = Phone(config)
     p.send("6pm", at(0, 9))

@@ -44,12 +44,17 @@ from bot.core.plan_progress import (
     pain_too_high,
     summary,
 )
-from bot.core.plan_talk import aside
+from bot.core.plan_talk import aside, kind_of
 from bot.core.times import local_date
 from bot.errors import AnswerError
 
 SKIP_WORDS = frozenset(("skip", "skipped", "pass", "n/a", "na", "dont know", "not sure"))
 ACTIVITY_MAX = 60  # characters of the PSFS activity kept (it is repeated in later questions)
+NO_ACTIVITY = DECLINE_WORDS | SKIP_WORDS | {
+    "no", "none", "nothing", "nothing really", "not really", "idk", "no idea", "unsure",
+    "i dont know", "dunno", "i dunno", "im not sure",
+}  # fmt: skip
+ACK_TALK = ("thanks", "better")  # plan_talk lists of words that name no activity on their own
 
 
 def awaited(p: Patient, plan: Plan, text: str, now: datetime, settings: PlanSettings) -> Step:
@@ -65,7 +70,7 @@ def awaited(p: Patient, plan: Plan, text: str, now: datetime, settings: PlanSett
         if plan.awaiting == CHECKIN_KTW:
             return _ktw(p, plan, answers.parse_knee_to_wall(text), settings)
         if plan.awaiting == PSFS_ACTIVITY:
-            return _activity(p, plan, text)
+            return _activity(p, plan, text, settings)
         if answers.normalize(text) in SKIP_WORDS:
             return _psfs(p, plan, None, today, settings)
         return _psfs(p, plan, answers.parse_integer(text, 0, 10), today, settings)
@@ -172,16 +177,23 @@ def _ktw(patient: Patient, plan: Plan, value: dict[str, Any], settings: PlanSett
     return save(patient, plan, _thanks(plan, settings, change))
 
 
-def _activity(patient: Patient, plan: Plan, text: str) -> Step:
-    """PSFS at enrolment: the activity the knee limits, in the patient's words."""
+def _activity(patient: Patient, plan: Plan, text: str, settings: PlanSettings) -> Step:
+    """PSFS at enrolment: the activity the knee limits, in the patient's words; a question or a
+    bare 'ok' is not one."""
     said = " ".join(answers.clean(text).split())
-    if answers.normalize(said) in DECLINE_WORDS | {"no", "none", "nothing", "n/a", "na"}:
+    if answers.normalize(said).replace("'", "") in NO_ACTIVITY:
         return save(
             patient, replace(plan, awaiting=None), Reply("plan_psfs_noted", {"score": None})
         )
     if not any(ch.isalpha() for ch in said):
         raise AnswerError("want_activity")
-    activity = said[:ACTIVITY_MAX].rstrip(" .!,")
+    if kind_of(said, settings) == "question":
+        raise AnswerError("explain")
+    acks = {"yes", "y", "yeah", "yep"}.union(*(settings.talk.get(k, ()) for k in ACK_TALK))
+    if set(answers.normalize(said).split()) <= acks:  # "ok", "thanks", "great"
+        raise AnswerError("want_activity")
+    cut = said if len(said) <= ACTIVITY_MAX else said[: ACTIVITY_MAX + 1].rsplit(" ", 1)[0]
+    activity = cut.rstrip(" .!,;")
     asked = replace(plan, psfs_activity=activity, awaiting=PSFS_BASELINE, invalid=0)
     return save(patient, asked, Reply("plan_psfs_score", {"activity": activity}))
 
