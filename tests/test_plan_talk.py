@@ -190,6 +190,15 @@ def test_time_alone_asks_for_the_time(config: Config, phone: Phone) -> None:
     assert offered.patient.plan is None
 
 
+@pytest.mark.parametrize("text", ["thanks", "knee feels better", "hello", "going to the doctor"])
+def test_free_text_while_paused_says_paused_and_offers_no_dead_end(phone: Phone, text: str) -> None:
+    phone.send("PAUSE", at(0, 10))
+    reply = phone.send(text, at(0, 11))
+    assert "Keep it up" not in reply and "DONE" not in reply and "SKIP" not in reply
+    assert "RESUME" in reply or "PAUSE" not in reply
+    assert not re.search(r"[.!?] [a-z]", reply), reply  # every sentence starts with a capital
+
+
 def test_paused_means_paused_in_every_reply(phone: Phone) -> None:
     phone.due(at(0, 18))
     phone.send("DONE", at(0, 18, 30))

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.core import answers
 from bot.core.model import Patient, Reply, Step
-from bot.core.plan import ACTIVE, ENDED, Plan, PlanSettings
+from bot.core.plan import ACTIVE, ENDED, PAUSED, Plan, PlanSettings
 
 # Words that turn a symptom or progress word after them in their clause around ("not better",
 # "doesn't hurt"); "can't" is left out: "I can't run because it hurts" is still sore.
@@ -79,7 +79,8 @@ def aside(text: str, plan: Plan, settings: PlanSettings) -> Reply | None:
         return Reply("plan_question", {"held": plan.hold is not None})
     if kind == "sore":
         return Reply("plan_sore")
-    return Reply("plan_ack", {"better": kind == "better", "ended": plan.status == ENDED})
+    return Reply("plan_ack", {"better": kind == "better", "ended": plan.status == ENDED,
+                              "paused": plan.status == PAUSED})  # fmt: skip
 
 
 def talk(patient: Patient, plan: Plan, text: str, settings: PlanSettings,
