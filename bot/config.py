@@ -239,6 +239,7 @@ def load_config(directory: str | Path = "config") -> Config:
         expiry=timedelta(hours=clinic.conversation_expiry_hours),
         plan_replies=partial(plan_replies, settings=plan_settings),
         time_words=plan_settings.time_words,
+        reminder_hours=(plan_settings.quiet_start, plan_settings.quiet_end),
         hold_plan=hold_for_red_flag,
         default_region=phonenumbers.region_code_for_number(phonenumbers.parse(clinic.phone))
         or "US",

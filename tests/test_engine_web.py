@@ -134,3 +134,26 @@ def test_an_opted_out_number_is_not_texted_from_the_web(runtime: Any) -> None:
         service.handle_inbound(web, Inbound(text, "web"), now)
     service.handle_inbound(web, Inbound("(949) 555-0177", "web"), now)
     assert [f for _, f in runtime.redis.xrange(keys.OUTBOX) if f["to"] == "+19495550177"] == []
+
+
+@pytest.mark.parametrize(
+    ("texts", "said"),
+    [(["(949) 555-0177 at 7am"], "8:00 am"), (["11pm", "949 555 0177"], "9:00 pm")],
+)
+def test_a_web_reminder_time_outside_the_hours_gets_the_nearest(
+    runtime: Any, texts: list[str], said: str
+) -> None:
+    from bot import keys
+    from tests.conftest import EXERCISES_PATH
+
+    service, now = runtime.service, runtime.clock()
+    web = "web:visitor78"
+    for text in ("hi", *(t for _, t in EXERCISES_PATH)):
+        service.handle_inbound(web, Inbound(text, "web"), now)
+    replies = [
+        r for t in texts for r in service.handle_inbound(web, Inbound(t, "web"), now).replies
+    ]
+    assert said in replies[0] and "we only text between 8:00 am and 9:00 pm" in replies[0]
+    assert said in replies[-1] and "We've texted" in replies[-1]
+    invite = [f for _, f in runtime.redis.xrange(keys.OUTBOX) if f["to"] == "+19495550177"]
+    assert said in invite[0]["body"] and ("7:00 am" not in invite[0]["body"])

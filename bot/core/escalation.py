@@ -74,9 +74,15 @@ def web_offer(patient: Patient, text: str, word: str | None, book: Playbook) -> 
     typed, rest = _number_and_rest(text, book.default_region)
     number = typed or conv.callback
     at = _time_in(rest, book) or _time_in(str(conv.answers.get(WEB_TIME, "")), book)
+    moved = None
+    if at is not None:  # a time outside the reminder hours gets the nearest, and says so
+        at, moved = times.nearest_allowed(at, *book.reminder_hours)
+    said = {"moved": moved, "earliest": times.describe_time(book.reminder_hours[0]),
+            "latest": times.describe_time(book.reminder_hours[1]),
+            "time": None if at is None else times.describe_time(at)}  # fmt: skip
     if number is None and at is not None:  # the time first: keep it, ask for the number
         kept = replace(conv, answers={**conv.answers, WEB_TIME: times.hhmm(at)})
-        ask = Reply("web_reminder_offer_reprompt", {"time": times.describe_time(at)})
+        ask = Reply("web_reminder_offer_reprompt", said)
         return Step(replace(patient, conversation=kept), (ask,))
     if (
         number is None
@@ -88,11 +94,10 @@ def web_offer(patient: Patient, text: str, word: str | None, book: Playbook) -> 
         return Step(replace(patient, conversation=asked), (Reply("web_reminder_ask_time"),))
     done = replace(conv, step=DONE, callback=conv.callback or number)
     # No health answers go to that number's record until its owner opts in by text.
-    when = {WEB_TIME: times.hhmm(at), "reminder_time_text": times.describe_time(at),
-            "web_invite": True}  # fmt: skip
+    when = {WEB_TIME: times.hhmm(at), "reminder_time_text": said["time"], "web_invite": True}
     return Step(
         replace(patient, conversation=done),
-        (Reply("web_reminders_texted", {"number": number, "time": when["reminder_time_text"]}),),
+        (Reply("web_reminders_texted", {**said, "number": number}),),
         (InvitePlan(number, when),),
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from bot.core.answers import normalize
@@ -51,6 +51,7 @@ class Playbook:
     max_invalid: int = 3
     default_region: str = "US"  # how to read a typed national number like (949) 555-0123
     time_words: Mapping[str, str] = field(default_factory=dict)  # "morning" -> "08:00"
+    reminder_hours: tuple[time, time] = (time(8), time(21))  # when reminders may be sent
     hold_plan: Callable[[Mapping[str, Any]], Mapping[str, Any]] = (
         dict  # pauses a plan on a red flag
     )
