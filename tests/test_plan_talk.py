@@ -302,6 +302,23 @@ def test_check_in_pain_of_7_with_a_low_intake_advises_without_pausing(phone: Pho
     assert phone.plan.status == ACTIVE and '"running 5 miles"' in reply
 
 
+@pytest.mark.parametrize(
+    ("text", "pain"),
+    [("I didn't run this week", None), ("no runs, resting it", None), ("haven't been running", None),
+     ("none", 0), ("no pain", 0), ("Zero", 0), ("pain free!", 0)],
+)  # fmt: skip
+def test_a_check_in_answered_in_words_is_understood(
+    phone: Phone, text: str, pain: int | None
+) -> None:
+    phone.due(at(6, 18))
+    reply = phone.send(text, at(6, 18, 5))
+    assert "Any of these now?" in reply and "Sorry" not in reply
+    phone.send("0", at(6, 18, 6))
+    assert phone.plan.checkins == (("2026-03-08", pain),) and phone.alerts == []
+    phone.send("5", at(6, 18, 7))
+    assert "run pain" not in phone.due(at(21, 18)) or pain is not None  # nothing made up
+
+
 def test_a_late_check_in_answer_still_counts(phone: Phone) -> None:
     phone.due(at(6, 18))  # Sunday's check-in, unanswered
     phone.due(at(7, 18))  # Monday's reminder

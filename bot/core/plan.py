@@ -79,7 +79,8 @@ class Plan:
     check_in_weekday: str
     status: str = ACTIVE
     log: Mapping[str, str] = field(default_factory=dict)  # ISO local date -> done/skipped/no_reply
-    checkins: tuple[tuple[str, int], ...] = ()  # (check-in's ISO local date, run pain 0-10)
+    # (check-in's ISO local date, run pain 0-10, None when they did not run that week)
+    checkins: tuple[tuple[str, int | None], ...] = ()
     baseline_pain: int | None = None  # pain_run at triage
     baseline_ktw: float | None = None  # the more limited side at triage, cm
     ktw: Mapping[str, Any] | None = None  # the week-3 knee-to-wall answer
@@ -119,7 +120,7 @@ class Plan:
             start=date.fromisoformat(data["start"]), days=int(data["days"]),
             weekdays=tuple(data["weekdays"]), check_in_weekday=data["check_in_weekday"],
             status=data.get("status", ACTIVE), log=dict(data.get("log") or {}),
-            checkins=tuple((c["date"], int(c["pain"])) for c in data.get("checkins") or ()),
+            checkins=tuple((c["date"], _int_or_none(c["pain"])) for c in data.get("checkins") or ()),
             baseline_pain=data.get("baseline_pain"), baseline_ktw=data.get("baseline_ktw"),
             ktw=data.get("ktw"), awaiting=data.get("awaiting"),
             pending_pain=data.get("pending_pain"), invalid=int(data.get("invalid", 0)),
@@ -130,6 +131,10 @@ class Plan:
             psfs=tuple((p["kind"], p["date"], int(p["score"])) for p in data.get("psfs") or ()),
             stalled_at=data.get("stalled_at"),
         )  # fmt: skip
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -49,6 +50,11 @@ from bot.core.times import local_date
 from bot.errors import AnswerError
 
 SKIP_WORDS = frozenset(("skip", "skipped", "pass", "n/a", "na", "dont know", "not sure"))
+NO_PAIN = frozenset(("none", "no pain", "no pain at all", "pain free", "painfree", "nothing"))
+_NO_RUN = re.compile(
+    r"\b(?:didnt|did not|havent|have not|hasnt|not|no)\s+(?:been\s+|gone\s+|go\s+)?"
+    r"(?:run|runs|running|ran)\b"
+)
 ACTIVITY_MAX = 60  # characters of the PSFS activity kept (it is repeated in later questions)
 NO_ACTIVITY = DECLINE_WORDS | SKIP_WORDS | {
     "no", "none", "nothing", "nothing really", "not really", "idk", "no idea", "unsure",
@@ -62,9 +68,9 @@ def awaited(p: Patient, plan: Plan, text: str, now: datetime, settings: PlanSett
     today = local_date(now, plan.zone)
     try:
         if plan.awaiting == CHECKIN_PAIN:
-            pain = answers.parse_integer(text, 0, 10)
+            pain = _run_pain(text)
             asked = replace(plan, pending_pain=pain, awaiting=CHECKIN_FLAGS, invalid=0)
-            return save(p, asked, Reply("plan_checkin_flags"))
+            return save(p, asked, Reply("plan_checkin_flags", {"no_run": pain is None}))
         if plan.awaiting == CHECKIN_FLAGS:
             return _flags(p, plan, answers.parse_multi(text, FLAG_OPTIONS), today, settings)
         if plan.awaiting == CHECKIN_KTW:
@@ -82,6 +88,20 @@ def awaited(p: Patient, plan: Plan, text: str, now: datetime, settings: PlanSett
                                             "activity": plan.psfs_activity, **window(settings)})  # fmt: skip
             return save(p, plan, said, again)
         return invalid(p, plan, str(err), settings)
+
+
+def _run_pain(text: str) -> int | None:
+    """Run pain 0-10 from a check-in answer; 'none' or 'no pain' is 0, and 'didn't run this
+    week' is None (no run, no score: nothing is made up for the summary)."""
+    try:
+        return answers.parse_integer(text, 0, 10)
+    except AnswerError:
+        said = answers.normalize(text).replace("'", "")
+        if said in NO_PAIN:
+            return 0
+        if _NO_RUN.search(said):
+            return None
+        raise
 
 
 def _affirms(text: str) -> bool:
@@ -125,7 +145,7 @@ def _looks_like_pain(text: str) -> bool:
 def _flags(p: Patient, plan: Plan, flags: list[int], today: date, settings: PlanSettings) -> Step:
     """Re-triage: a red flag alerts staff and pauses the plan; high or rising pain gets advice
     and a priority call, and the plan carries on."""
-    pain = plan.pending_pain if plan.pending_pain is not None else 0
+    pain = plan.pending_pain  # None: no runs this week
     day = plan.checkin_date or today.isoformat()
     plan = replace(plan, checkins=(*plan.checkins, (day, pain)), pending_pain=None, awaiting=None,
                    invalid=0)  # fmt: skip
@@ -136,7 +156,7 @@ def _flags(p: Patient, plan: Plan, flags: list[int], today: date, settings: Plan
         return save(p, held, said, effects=(Alert(level, RED_FLAG_RULE),))
     replies: list[Reply] = []
     effects: tuple[Effect, ...] = ()
-    if why := pain_too_high(plan, pain, settings):
+    if pain is not None and (why := pain_too_high(plan, pain, settings)):
         advice = {"pain": pain, "intake": plan.baseline_pain, "why": why}
         replies.append(Reply("plan_checkin_pain_high", advice))
         effects = (Alert("priority_call", PAIN_RULE),)

@@ -21,13 +21,19 @@ def pain_reference(plan: Plan) -> int | None:
     """Where pain started: pain during runs at triage, else the first check-in."""
     if plan.baseline_pain is not None:
         return plan.baseline_pain
-    return plan.checkins[0][1] if plan.checkins else None
+    scores = _run_pains(plan)
+    return scores[0] if scores else None
 
 
 def last_pain(plan: Plan) -> int | None:
-    later = [p for _, p in plan.checkins]
+    later = _run_pains(plan)
     later = later if plan.baseline_pain is not None else later[1:]
     return later[-1] if later else None
+
+
+def _run_pains(plan: Plan) -> list[int]:
+    """The check-ins' run pain scores, leaving out the weeks without a run."""
+    return [p for _, p in plan.checkins if p is not None]
 
 
 def pain_too_high(plan: Plan, pain: int, settings: PlanSettings) -> str | None:
