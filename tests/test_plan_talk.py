@@ -342,7 +342,7 @@ def test_yes_to_the_check_in_red_flags_asks_which_not_thanks(phone: Phone, text:
     phone.send("3", at(6, 18, 5))
     reply = phone.send(text, at(6, 18, 6))
     assert "welcome" not in reply.lower() and "Keep it up" not in reply
-    assert "Which ones?" in reply and "0 for none" in reply
+    assert "Which ones?" in reply and "0 for none" in reply and "call 911 now" in reply
     assert phone.plan.awaiting == "checkin_flags" and phone.alerts == []
     assert "911" in phone.send("4", at(6, 18, 7))
 
