@@ -188,6 +188,7 @@ class KeywordsModel(Model):
     human: list[StrictStr]
     plan: list[StrictStr] = []
     plan_talk: dict[
-        Literal["care", "program", "question", "sore", "better", "thanks"], list[StrictStr]
+        Literal["care", "done", "program", "question", "sore", "better", "thanks"],
+        list[StrictStr],
     ] = {}
     emergency_phrases: list[StrictStr] = []

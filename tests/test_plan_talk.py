@@ -94,12 +94,22 @@ def phone(config: Config) -> Phone:
      ("thanks but it still hurts", "sore"), ("No it hurts", "sore"), ("no more pain", "better"),
      ("ok I'm going to the ER", "care"), ("seeing my doctor tomorrow", "care"),
      ("at urgent care now, thanks", "care"), ("9/10", "sore"), ("about 8 out of 10 today", "sore"),
-     ("2/10", None)],
+     ("2/10", None), ("did my exercises", "done"), ("I did them today", "done"),
+     ("finished the exercises, knee feels better", "done"),
+     ("didn't do my exercises", "program"), ("did you get my message?", "question"),
+     ("I did something to my knee, it hurts", "sore")],
 )  # fmt: skip
 def test_free_text_is_read_by_the_clinics_word_lists(
     config: Config, text: str, kind: str | None
 ) -> None:
     assert kind_of(text, config.plan) == kind
+
+
+def test_did_my_exercises_logs_the_day(phone: Phone) -> None:
+    phone.due(at(0, 18))
+    reply = phone.send("did my exercises", at(0, 18, 30))
+    assert "Logged" in reply and "1 of 18" in reply and "Calf release" not in reply
+    assert phone.plan.log == {"2026-03-02": "done"}
 
 
 def test_going_to_the_er_is_not_keep_it_up(phone: Phone) -> None:

@@ -63,6 +63,8 @@ def plan_replies(
         return awaited(patient, plan, text, now, settings)
     if plan.status != ENDED and (step := early_checkin(patient, plan, text, now, settings)):
         return step
+    if plan.status != ENDED and kind_of(text, settings) == "done":  # "did my exercises"
+        return _command(patient, plan, "done", "", now, settings)
     return talk(patient, plan, text, settings, {**describe(plan), "back": back})
 
 

@@ -21,18 +21,22 @@ ACCEPTABLE_PAIN = 3  # Silbernagel 2007: 0-3 during activity is fine
 
 
 def kind_of(text: str, settings: PlanSettings) -> str | None:
-    """'care', 'program', 'question', 'sore', 'better', 'thanks' or None, from the clinic's lists
-    (config/keywords.yaml plan_talk); the first that fits, in that order. A sore or better word
+    """'care', 'done', 'program', 'question', 'sore', 'better', 'thanks' or None, from the
+    clinic's lists (config/keywords.yaml plan_talk); the first that fits, in that order ('done'
+    only when nothing is sore: "I did something to my knee" is not a log). A sore or better word
     after a negation in its clause counts as the other ('not better' is sore); a pain score
     over 3 ('9/10') outside a check-in gets the pain guidance."""
     words = answers.normalize(text.replace("'", "").replace("’", "")).split()
     talk = settings.talk
-    for kind in ("care", "program"):
-        if any(w in talk.get(kind, ()) for w in words):
-            return kind
+    if any(w in talk.get("care", ()) for w in words):
+        return "care"
+    feelings = set(_feelings(text, talk))
+    if "?" not in text and "sore" not in feelings and _did(text, talk.get("done", frozenset())):
+        return "done"
+    if any(w in talk.get("program", ()) for w in words):
+        return "program"
     if "?" in text or (words and words[0] in talk.get("question", ())):
         return "question"
-    feelings = set(_feelings(text, talk))
     score = _PAIN_SCORE.search(answers.normalize(text))
     if "sore" in feelings or (score and int(score.group(1)) > ACCEPTABLE_PAIN):
         return "sore"
@@ -43,14 +47,33 @@ def kind_of(text: str, settings: PlanSettings) -> str | None:
     return None
 
 
+def _did(text: str, done: frozenset[str]) -> bool:
+    """'did my exercises', 'I did them': a done word with no negation before it in its clause,
+    and not a question to us ('did you get my message')."""
+    for words, negations in _clauses(text):
+        for i, word in enumerate(words):
+            asking = words[i + 1 : i + 2] == ["you"]
+            if word in done and not asking and not any(n < i for n in negations):
+                return True
+    return False
+
+
+def _clauses(text: str) -> list[tuple[list[str], list[int]]]:
+    """Each clause's words and where its negations stand."""
+    found = []
+    for clause in _CLAUSE.split(text.lower().replace("'", "").replace("’", "")):
+        words = answers.normalize(clause).split()
+        found.append((words, [i for i, w in enumerate(words) if w in NEGATIONS
+                              and not _answer_no(words, i)]))  # fmt: skip
+    return found
+
+
 def _feelings(text: str, talk: Mapping[str, frozenset[str]]) -> list[str]:
     """'sore' or 'better' for each symptom or progress word, the other when negated: a progress
     word by a negation anywhere before it in its clause ('not really getting any better'), a
     symptom word only by a close one ('no more pain'), and 'No it hurts' is still sore."""
     found: list[str] = []
-    for clause in _CLAUSE.split(text.lower().replace("'", "").replace("’", "")):
-        words = answers.normalize(clause).split()
-        negations = [i for i, w in enumerate(words) if w in NEGATIONS and not _answer_no(words, i)]
+    for words, negations in _clauses(text):
         for i, word in enumerate(words):
             if word in talk.get("sore", ()):
                 found.append("better" if any(i - 3 <= n < i for n in negations) else "sore")
@@ -67,7 +90,7 @@ def _answer_no(words: list[str], i: int) -> bool:
 def aside(text: str, plan: Plan, settings: PlanSettings) -> Reply | None:
     """A reply to free text that is clearly something ('what were the exercises?'), else None."""
     kind = kind_of(text, settings)
-    if kind is None:
+    if kind is None or kind == "done":  # logging a day is a command (plan_replies)
         return None
     if plan.hold is not None and kind != "question":
         return Reply("plan_held")
