@@ -97,7 +97,8 @@ def phone(config: Config) -> Phone:
      ("2/10", None), ("did my exercises", "done"), ("I did them today", "done"),
      ("finished the exercises, knee feels better", "done"),
      ("didn't do my exercises", "program"), ("did you get my message?", "question"),
-     ("I did something to my knee, it hurts", "sore")],
+     ("I did something to my knee, it hurts", "sore"), ("nothing urgent, thanks", "thanks"),
+     ("no need for a doctor, it feels better", "better")],
 )  # fmt: skip
 def test_free_text_is_read_by_the_clinics_word_lists(
     config: Config, text: str, kind: str | None

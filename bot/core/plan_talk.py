@@ -28,10 +28,10 @@ def kind_of(text: str, settings: PlanSettings) -> str | None:
     over 3 ('9/10') outside a check-in gets the pain guidance."""
     words = answers.normalize(text.replace("'", "").replace("’", "")).split()
     talk = settings.talk
-    if any(w in talk.get("care", ()) for w in words):
+    if _said(text, talk.get("care", frozenset())):
         return "care"
     feelings = set(_feelings(text, talk))
-    if "?" not in text and "sore" not in feelings and _did(text, talk.get("done", frozenset())):
+    if "?" not in text and "sore" not in feelings and _said(text, talk.get("done", frozenset())):
         return "done"
     if any(w in talk.get("program", ()) for w in words):
         return "program"
@@ -47,13 +47,13 @@ def kind_of(text: str, settings: PlanSettings) -> str | None:
     return None
 
 
-def _did(text: str, done: frozenset[str]) -> bool:
-    """'did my exercises', 'I did them': a done word with no negation before it in its clause,
-    and not a question to us ('did you get my message')."""
+def _said(text: str, vocab: frozenset[str]) -> bool:
+    """A word of `vocab` with no negation before it in its clause ('did my exercises', not
+    'nothing urgent'), and not a question to us ('did you get my message')."""
     for words, negations in _clauses(text):
         for i, word in enumerate(words):
             asking = words[i + 1 : i + 2] == ["you"]
-            if word in done and not asking and not any(n < i for n in negations):
+            if word in vocab and not asking and not any(n < i for n in negations):
                 return True
     return False
 
