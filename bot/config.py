@@ -30,7 +30,7 @@ from bot.core.conditions import Atom, Condition, parse_condition
 from bot.core.flow import END, KINDS, Branch, Flow, Option, Question
 from bot.core.model import Keywords, Playbook
 from bot.core.options import phrase_words
-from bot.core.plan import PlanSettings, hold_for_red_flag
+from bot.core.plan import PlanSettings, checkin_flag_options, hold_for_red_flag
 from bot.core.plan_replies import plan_replies
 from bot.core.triage import OUTCOMES, Rule, Rules
 from bot.core.typos import typo_table
@@ -230,7 +230,9 @@ def load_config(directory: str | Path = "config") -> Config:
     )
     typo_table(keywords.all)  # built now, not on someone's first message
     plan_settings = _plan_settings(clinic, emodel.reminder_plan, root / "exercises.yaml")
-    plan_settings = replace(plan_settings, talk=_talk(kmodel))
+    plan_settings = replace(
+        plan_settings, talk=_talk(kmodel), flag_options=checkin_flag_options(flow)
+    )
     playbook = Playbook(
         flow=flow,
         rules=rules,

@@ -358,6 +358,27 @@ def test_yes_to_the_check_in_red_flags_asks_which_not_thanks(phone: Phone, text:
     assert "911" in phone.send("4", at(6, 18, 7))
 
 
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [("my calf is swollen and red", "urgent"), ("tingling in my foot", "urgent"),
+     ("chest pain", "emergency"), ("hot swollen knee and a fever", "urgent"),
+     ("no, none of those", None), ("nope", None), ("0, although my calf is warm", "again")],
+)  # fmt: skip
+def test_check_in_red_flags_told_in_words_are_read_as_red_flags(
+    phone: Phone, text: str, level: str | None
+) -> None:
+    phone.due(at(6, 18))
+    phone.send("3", at(6, 18, 5))
+    reply = phone.send(text, at(6, 18, 6))
+    if level is None:
+        assert phone.alerts == [] and '"running 5 miles"' in reply
+    elif level == "again":  # never read as none: asked again
+        assert "0 means none" in reply and phone.plan.awaiting == "checkin_flags"
+    else:
+        assert phone.alerts == [Alert(level, "checkin_red_flag")]
+        assert "Sorry to hear that" not in reply and phone.plan.status == PAUSED
+
+
 def test_red_flag_hold_then_free_text(phone: Phone) -> None:
     phone.due(at(6, 18))
     phone.send("3", at(6, 18, 5))

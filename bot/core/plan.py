@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from bot.core import times
+from bot.core.flow import Flow, Option
 from bot.core.model import Effect, Patient, Reply, Step
 from bot.core.times import WEEKDAYS, local_date
 
@@ -67,6 +68,9 @@ class PlanSettings:
     # Word lists for free text on a plan (keywords.yaml plan_talk): care, program, question,
     # sore, better, thanks.
     talk: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # The check-in's red-flag menu with the questionnaire's option words (checkin_flag_options):
+    # "my calf is swollen" is read as 2, like at intake. Empty: numbers only.
+    flag_options: tuple[Option, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -204,6 +208,15 @@ def exercise_days(plan: Plan) -> list[date]:
 def done_count(plan: Plan) -> int:
     """Exercise days logged DONE: never more than the plan's exercise days."""
     return sum(1 for d in exercise_days(plan) if plan.log.get(d.isoformat()) == "done")
+
+
+def checkin_flag_options(flow: Flow) -> tuple[Option, ...]:
+    """The weekly check-in's red flags: the questionnaire's red_flags menu (1-4, 0 none) and,
+    as 5, new numbness, tingling or weakness (systemic option 1), with their words."""
+    menu = list(flow.questions["red_flags"].options) if "red_flags" in flow.questions else []
+    systemic = flow.questions.get("systemic")
+    numb = [o for o in systemic.options if o.number == 1] if systemic is not None else []
+    return (*menu, *(replace(o, number=5) for o in numb))
 
 
 def hold_for_red_flag(plan_json: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.core import answers, times
+from bot.core.choices import parse_choice
 from bot.core.model import Alert, Effect, Patient, Reply, Step
 from bot.core.plan import (
     ASK_TIME,
@@ -72,7 +73,7 @@ def awaited(p: Patient, plan: Plan, text: str, now: datetime, settings: PlanSett
             asked = replace(plan, pending_pain=pain, awaiting=CHECKIN_FLAGS, invalid=0)
             return save(p, asked, Reply("plan_checkin_flags", {"no_run": pain is None}))
         if plan.awaiting == CHECKIN_FLAGS:
-            return _flags(p, plan, answers.parse_multi(text, FLAG_OPTIONS), today, settings)
+            return _flags(p, plan, _read_flags(text, settings), today, settings)
         if plan.awaiting == CHECKIN_KTW:
             return _ktw(p, plan, answers.parse_knee_to_wall(text), settings)
         if plan.awaiting == PSFS_ACTIVITY:
@@ -102,6 +103,14 @@ def _run_pain(text: str) -> int | None:
         if _NO_RUN.search(said):
             return None
         raise
+
+
+def _read_flags(text: str, settings: PlanSettings) -> list[int]:
+    """The check-in's red flags by number, read with the questionnaire's option words."""
+    if not settings.flag_options:
+        return answers.parse_multi(text, FLAG_OPTIONS)
+    picked = parse_choice(text, settings.flag_options, multi=True)
+    return sorted({o.number for o in settings.flag_options if o.id in picked})
 
 
 def _affirms(text: str) -> bool:
