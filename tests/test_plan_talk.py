@@ -193,6 +193,20 @@ def test_a_time_outside_the_window_gets_the_nearest_and_how_to_change_it(
         assert said in reply and "between 8:00 am and 9:00 pm" in reply and "TIME" in reply
 
 
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [("thanks!", "You're welcome"), ("my knee is sore", "Sorry to hear that"),
+     ("can I still run?", "reply CALL"), ("what were the exercises?", "Calf release")],
+)  # fmt: skip
+def test_free_text_at_the_reminder_offer_gets_its_reply_then_the_offer(
+    config: Config, text: str, said: str
+) -> None:
+    p = Phone(config)
+    reply = p.send(text, at(0, 9))
+    assert said in reply and "What time should we remind you?" in reply
+    assert "Sorry, I didn't get that" not in reply and p.patient.plan is None
+
+
 def test_time_alone_asks_for_the_time(config: Config, phone: Phone) -> None:
     assert "What time should we text you?" in phone.send("TIME", at(0, 10))
     assert "6:30 pm" in phone.send("6:30pm", at(0, 10, 1))

@@ -31,7 +31,7 @@ from bot.core.plan import (
     save,
 )
 from bot.core.plan_checkin import awaited, early_checkin, invalid, window
-from bot.core.plan_talk import kind_of, talk
+from bot.core.plan_talk import aside, kind_of, talk
 from bot.core.times import DAY_NAMES, WEEKDAYS, local_date
 from bot.errors import AnswerError
 
@@ -178,14 +178,10 @@ def _offer(
             done = replace(conv, step=DONE)
             return Step(replace(patient, conversation=done), (Reply("plan_declined"),))
         asked = said or (command == "time" and not text.strip())
-        why = {"reason": "want_time" if asked else str(err), **window(settings),
-               "invited": _invited(invited_at, settings)}  # fmt: skip
-        again = (
-            (Reply("plan_program", {"again": True}),)
-            if kind_of(text, settings) == "program"
-            else ()
-        )
-        return Step(patient, (*again, Reply("plan_offer_reprompt", why)))
+        lead = None if asked else aside(text, None, settings)  # "thanks", "the exercises?"
+        reason = "want_time" if asked else "aside" if lead else str(err)
+        why = {"reason": reason, **window(settings), "invited": _invited(invited_at, settings)}
+        return Step(patient, (*([lead] if lead else []), Reply("plan_offer_reprompt", why)))
     plan = replace(new_plan(patient, fit(chosen, settings), now, settings), awaiting=PSFS_ACTIVITY)
     enrolled = replace(patient, conversation=replace(conv, step=DONE))
     context = {**describe(plan), **window(settings), "moved": moved(chosen, settings),

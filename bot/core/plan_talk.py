@@ -87,23 +87,26 @@ def _answer_no(words: list[str], i: int) -> bool:
     return words[i] == "no" and i + 1 < len(words) and words[i + 1] in ("it", "i", "my")
 
 
-def aside(text: str, plan: Plan, settings: PlanSettings) -> Reply | None:
-    """A reply to free text that is clearly something ('what were the exercises?'), else None."""
+def aside(text: str, plan: Plan | None, settings: PlanSettings) -> Reply | None:
+    """A reply to free text that is clearly something ('what were the exercises?'), else None;
+    without a plan (the reminder offer) nothing is paused or held."""
     kind = kind_of(text, settings)
     if kind is None or kind == "done":  # logging a day is a command (plan_replies)
         return None
-    if plan.hold is not None and kind != "question":
+    held = plan is not None and plan.hold is not None
+    status = ACTIVE if plan is None else plan.status
+    if held and kind != "question":
         return Reply("plan_held")
     if kind == "care":
-        return Reply("plan_care", {"paused": plan.status != ACTIVE})
+        return Reply("plan_care", {"paused": plan is None or status != ACTIVE})
     if kind == "program":
         return Reply("plan_program", {"again": True})
     if kind == "question":
-        return Reply("plan_question", {"held": plan.hold is not None})
+        return Reply("plan_question", {"held": held})
     if kind == "sore":
         return Reply("plan_sore")
-    return Reply("plan_ack", {"better": kind == "better", "ended": plan.status == ENDED,
-                              "paused": plan.status == PAUSED})  # fmt: skip
+    return Reply("plan_ack", {"better": kind == "better", "ended": status == ENDED,
+                              "paused": status == PAUSED})  # fmt: skip
 
 
 def talk(patient: Patient, plan: Plan, text: str, settings: PlanSettings,
