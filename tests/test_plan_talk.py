@@ -500,6 +500,19 @@ def test_an_open_check_in_is_not_replaced_by_the_end_of_plan_question(phone: Pho
     assert phone.plan.status == "ended"  # the alert, but the finished plan stays finished
 
 
+def test_the_last_psfs_question_is_not_asked_again_weeks_after_the_end(phone: Phone) -> None:
+    for day in range(21):
+        phone.due(at(day, 18))
+        if day % 7 == 6:  # the check-ins: pain, red flags, PSFS (week 3: knee-to-wall)
+            for answer in ("2", "0", "5", "L 9 R 12"):
+                phone.send(answer, at(day, 18, 30))
+    assert "Last question" in phone.due(at(21, 18))
+    assert "running 5 miles" in phone.send("thanks", at(22, 12))  # the next day: asked again
+    for text in ("thanks", "hello", "DONE"):  # days later: no more nagging
+        assert "running 5 miles" not in phone.send(text, at(27, 12))
+    assert "went from 4/10 to 8/10" in phone.send("8", at(28, 12))  # a late score still counts
+
+
 def test_changing_the_time_while_paused_says_it_is_still_paused(phone: Phone) -> None:
     phone.send("PAUSE", at(1, 9))
     assert "paused for now: reply RESUME" in phone.send("TIME 7pm", at(1, 9, 1))

@@ -51,7 +51,8 @@ def plan_replies(
     command, rest = _command_of(text, plan)
     if plan is not None and command is not None:
         if plan.status == ENDED:
-            return Step(patient, (Reply("plan_over"), *_still_asking(plan, settings)))
+            asking = _still_asking(plan, settings) if not _long_over(plan, now, settings) else ()
+            return Step(patient, (Reply("plan_over"), *asking))
         return _command(patient, plan, command, rest, now, settings)
     if patient.conversation.step == REMINDER_OFFER:
         return _offer(patient, rest if command == "time" else text, command, now, settings)
@@ -59,13 +60,29 @@ def plan_replies(
         return Step(patient, (Reply("no_plan"),))
     if plan.awaiting in (ASK_TIME, ASK_ZONE):
         return setting(patient, plan, text, settings)
-    if plan.awaiting is not None:
+    if plan.awaiting is not None and not (_long_over(plan, now, settings) and _no_score(text)):
         return awaited(patient, plan, text, now, settings)
     if plan.status != ENDED and (step := early_checkin(patient, plan, text, now, settings)):
         return step
     if plan.status != ENDED and kind_of(text, settings) == "done":  # "did my exercises"
         return _command(patient, plan, "done", "", now, settings)
     return talk(patient, plan, text, settings, {**describe(plan), "back": back})
+
+
+def _long_over(plan: Plan, now: datetime, settings: PlanSettings) -> bool:
+    """The plan ended more than `late_checkin_days` ago: its last question is not asked again
+    (a score still answers it)."""
+    end = plan.start + timedelta(days=plan.days)
+    late = (local_date(now, plan.zone) - end).days > settings.late_checkin_days
+    return plan.status == ENDED and late
+
+
+def _no_score(text: str) -> bool:
+    try:
+        answers.parse_integer(text, 0, 10)
+    except AnswerError:
+        return True
+    return False
 
 
 def _still_asking(plan: Plan, settings: PlanSettings) -> tuple[Reply, ...]:
