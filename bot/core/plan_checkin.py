@@ -51,7 +51,6 @@ from bot.core.times import local_date
 from bot.errors import AnswerError
 
 SKIP_WORDS = frozenset(("skip", "skipped", "pass", "n/a", "na", "dont know", "not sure"))
-NO_PAIN = frozenset(("none", "no pain", "no pain at all", "pain free", "painfree", "nothing"))
 _NO_RUN = re.compile(
     r"\b(?:didnt|did not|havent|have not|hasnt|not|no)\s+(?:been\s+|gone\s+|go\s+)?"
     r"(?:run|runs|running|ran)\b"
@@ -92,15 +91,12 @@ def awaited(p: Patient, plan: Plan, text: str, now: datetime, settings: PlanSett
 
 
 def _run_pain(text: str) -> int | None:
-    """Run pain 0-10 from a check-in answer; 'none' or 'no pain' is 0, and 'didn't run this
-    week' is None (no run, no score: nothing is made up for the summary)."""
+    """Run pain 0-10 from a check-in answer ('no pain' is 0); 'didn't run this week' is None
+    (no run, no score: nothing is made up for the summary)."""
     try:
         return answers.parse_integer(text, 0, 10)
     except AnswerError:
-        said = answers.normalize(text).replace("'", "")
-        if said in NO_PAIN:
-            return 0
-        if _NO_RUN.search(said):
+        if _NO_RUN.search(answers.normalize(text).replace("'", "")):
             return None
         raise
 
