@@ -133,7 +133,7 @@ def enrolled(at: str = "7pm", now: datetime = MONDAY_NOON, psfs: tuple[str, ...]
         ("morning", "08:00"),
         ("21:00", "21:00"),
         ("6am", "08:00"),  # early morning moves to the start of the sending window
-        ("7", "08:00"),
+        ("7", "19:00"),  # a bare hour: 7 am is before the window, 7 pm is inside it
         ("10pm", "21:00"),  # outside the window: the nearest allowed time
         ("midnight", "21:00"),
         ("3am", "08:00"),

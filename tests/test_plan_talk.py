@@ -180,7 +180,7 @@ def test_time_trials_is_an_activity_not_the_time_command(config: Config) -> None
     ("text", "stored", "said"),
     [("11pm", time(21), "the latest we text"), ("midnight", time(21), "the latest we text"),
      ("5am", time(8), "the earliest we text"), ("9:15pm", time(21), "latest"),
-     ("7pm", time(19), None)],
+     ("7pm", time(19), None), ("7", time(19), None)],
 )  # fmt: skip
 def test_a_time_outside_the_window_gets_the_nearest_and_how_to_change_it(
     phone: Phone, text: str, stored: time, said: str | None

@@ -66,6 +66,18 @@ def test_parse_time_of_day(text: str, expected: time) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [("7", time(19)), ("7:30", time(19, 30)), ("seven", time(19)), ("9", time(9)),
+     ("6", time(18)), ("11", time(11)), ("7am", time(7)), ("07:00", time(7)),
+     ("7 in the morning", time(7))],
+)  # fmt: skip
+def test_a_bare_hour_takes_the_half_of_the_day_inside_the_window(text: str, expected: time) -> None:
+    # "7" for a reminder between 8 am and 9 pm can only mean 7 pm; said am stays am (and the
+    # caller moves it to the nearest allowed time, saying so).
+    assert parse_time_of_day(text, WORDS, window=(time(8), time(21))) == expected
+
+
+@pytest.mark.parametrize(
     ("text", "reason"),
     [
         ("", "empty"),

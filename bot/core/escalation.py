@@ -103,8 +103,10 @@ def web_offer(patient: Patient, text: str, word: str | None, book: Playbook) -> 
 
 
 def _time_in(text: str, book: Playbook) -> time | None:
+    if not text.strip():
+        return None
     try:
-        return times.parse_time_of_day(text, book.time_words) if text.strip() else None
+        return times.parse_time_of_day(text, book.time_words, window=book.reminder_hours)
     except AnswerError:
         return None
 

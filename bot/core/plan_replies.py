@@ -165,7 +165,7 @@ def setting(patient: Patient, plan: Plan, text: str, settings: PlanSettings) -> 
     """The answer to TIME or ZONE."""
     try:
         if plan.awaiting == ASK_TIME:
-            chosen = times.parse_time_of_day(text, settings.time_words)
+            chosen = times.parse_time_of_day(text, settings.time_words, window=hours(settings))
             changed = replace(plan, at=fit(chosen, settings), awaiting=None, invalid=0)
             context = {**describe(changed), **window(settings), "moved": moved(chosen, settings)}
             return save(patient, changed, Reply("plan_time_set", context))
@@ -189,7 +189,7 @@ def _offer(
         if said is True and isinstance(invited_at, str):
             chosen = time.fromisoformat(invited_at)
         else:
-            chosen = times.parse_time_of_day(text, settings.time_words)
+            chosen = times.parse_time_of_day(text, settings.time_words, window=hours(settings))
     except (AnswerError, ValueError) as err:
         if said is False:
             done = replace(conv, step=DONE)
@@ -227,6 +227,10 @@ def _first_day(plan: Plan, now: datetime, settings: PlanSettings) -> str:
         if ahead < 2
         else DAY_NAMES[local_date(first, plan.zone).weekday()]
     )
+
+
+def hours(settings: PlanSettings) -> tuple[time, time]:
+    return settings.quiet_start, settings.quiet_end
 
 
 def fit(chosen: time, settings: PlanSettings) -> time:

@@ -73,11 +73,15 @@ def _words_of(text: str) -> list[str]:
     return [w for w in text.split() if w not in _FILLER]
 
 
-def parse_time_of_day(text: str, words: Mapping[str, str]) -> time:
+def parse_time_of_day(
+    text: str, words: Mapping[str, str], *, window: tuple[time, time] | None = None
+) -> time:
     """A time of day from a reply like '7', '7am', '7:30 pm', '19:00', '1900', 'noon', 'morning'.
 
     A bare hour with no am/pm follows the waking-day rule: 7-11 are morning, 12 is noon, 1-6 are
     afternoon/evening (so '6' is 6 pm); 13-23, or a leading zero ('07:00'), is the 24-hour clock.
+    With a `window` (the hours reminders may go out), a bare hour whose rule reading falls outside
+    it and whose other half falls inside takes the other half: '7' is 7 pm when 7 am is too early.
     `words` are the clinic's configured names ('morning' -> '08:00'); they win over built-ins.
     """
     tokens = _words_of(text)
@@ -101,7 +105,13 @@ def parse_time_of_day(text: str, words: Mapping[str, str]) -> time:
     minute = int(digits[-2:] if digits else match.group(2) or 0)
     hour = int(raw_hour)
     half = None if not meridiem else ("am" if meridiem <= _AM else "pm")
-    return _resolve(hour, minute, half, twenty_four=len(raw_hour) == 2 and raw_hour[0] == "0")
+    twenty_four = len(raw_hour) == 2 and raw_hour[0] == "0"
+    read = _resolve(hour, minute, half, twenty_four=twenty_four)
+    if window is None or half is not None or twenty_four or not 1 <= hour <= 12:
+        return read
+    other = time((read.hour + 12) % 24, read.minute)
+    inside = window[0] <= read <= window[1]
+    return other if not inside and window[0] <= other <= window[1] else read
 
 
 def _configured(value: str) -> time:
