@@ -457,6 +457,7 @@ def test_an_unclear_answer_to_a_web_invitation_offers_yes_again(config: Config, 
         "reminder_time": "18:30", "web_invite": True}))  # fmt: skip
     reply = p.send(text, at(0, 9))
     assert "Reply YES" in reply and "6:30 pm" in reply and "NO" in reply
+    assert "Good question" not in reply  # "what is this?" is about our text: the invite says
     assert "6:30 pm" in p.send("yes", at(0, 9, 1)) and p.plan.at == time(18, 30)
 
 

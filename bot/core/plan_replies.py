@@ -195,9 +195,11 @@ def _offer(
             done = replace(conv, step=DONE)
             return Step(replace(patient, conversation=done), (Reply("plan_declined"),))
         asked = said or (command == "time" and not text.strip())
-        lead = None if asked else aside(text, None, settings)  # "thanks", "the exercises?"
+        # "thanks", "the exercises?"; to a web invitation, "what is this?" is about our text
+        invited = _invited(invited_at, settings)
+        lead = None if asked or invited else aside(text, None, settings)
         reason = "want_time" if asked else "aside" if lead else str(err)
-        why = {"reason": reason, **window(settings), "invited": _invited(invited_at, settings)}
+        why = {"reason": reason, **window(settings), "invited": invited}
         return Step(patient, (*([lead] if lead else []), Reply("plan_offer_reprompt", why)))
     plan = replace(new_plan(patient, fit(chosen, settings), now, settings), awaiting=PSFS_ACTIVITY)
     enrolled = replace(patient, conversation=replace(conv, step=DONE))
