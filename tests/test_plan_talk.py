@@ -160,6 +160,15 @@ def test_a_question_or_thanks_is_not_taken_as_the_psfs_activity(
     assert p.plan.psfs_activity is None
 
 
+def test_a_question_about_the_psfs_score_gets_the_scale_explained(config: Config) -> None:
+    p = Phone(config)
+    p.send("6pm", at(0, 9))
+    p.send("running", at(0, 9, 1))
+    reply = p.send("what do you mean", at(0, 9, 2))
+    assert "Good question" not in reply and "0 means" in reply and "10 means" in reply
+    assert "5/10" in p.send("5", at(0, 9, 3))
+
+
 def test_a_long_psfs_activity_is_cut_at_a_word(config: Config) -> None:
     p = Phone(config)
     p.send("6pm", at(0, 9))

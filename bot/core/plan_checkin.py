@@ -60,6 +60,7 @@ NO_ACTIVITY = DECLINE_WORDS | SKIP_WORDS | {
     "no", "none", "nothing", "nothing really", "not really", "idk", "no idea", "unsure",
     "i dont know", "dunno", "i dunno", "im not sure",
 }  # fmt: skip
+PSFS_SCORES = frozenset({PSFS_BASELINE, PSFS_WEEKLY, PSFS_FINAL})
 ACK_TALK = ("thanks", "better")  # plan_talk lists of words that name no activity on their own
 
 
@@ -83,6 +84,8 @@ def awaited(p: Patient, plan: Plan, text: str, now: datetime, settings: PlanSett
     except AnswerError as err:
         if plan.awaiting == CHECKIN_FLAGS and _affirms(text):
             return invalid(p, plan, "which", settings)  # "yes" to the red flags: which ones?
+        if plan.awaiting in PSFS_SCORES and kind_of(text, settings) == "question":
+            return invalid(p, plan, "explain", settings)  # "what do you mean?": the scale
         if plan.awaiting != PSFS_ACTIVITY and (said := aside(text, plan, settings)) is not None:
             again = Reply("plan_reprompt", {"awaiting": plan.awaiting, "reason": "aside",
                                             "activity": plan.psfs_activity, **window(settings)})  # fmt: skip
