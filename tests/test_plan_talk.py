@@ -98,7 +98,8 @@ def phone(config: Config) -> Phone:
      ("finished the exercises, knee feels better", "done"),
      ("didn't do my exercises", "program"), ("did you get my message?", "question"),
      ("I did something to my knee, it hurts", "sore"), ("nothing urgent, thanks", "thanks"),
-     ("no need for a doctor, it feels better", "better")],
+     ("no need for a doctor, it feels better", "better"), ("should I see a doctor?", "question"),
+     ("should i go to the er", "question")],
 )  # fmt: skip
 def test_free_text_is_read_by_the_clinics_word_lists(
     config: Config, text: str, kind: str | None

@@ -22,20 +22,22 @@ ACCEPTABLE_PAIN = 3  # Silbernagel 2007: 0-3 during activity is fine
 
 def kind_of(text: str, settings: PlanSettings) -> str | None:
     """'care', 'done', 'program', 'question', 'sore', 'better', 'thanks' or None, from the
-    clinic's lists (config/keywords.yaml plan_talk); the first that fits, in that order ('done'
-    only when nothing is sore: "I did something to my knee" is not a log). A sore or better word
+    clinic's lists (config/keywords.yaml plan_talk); the first that fits, in that order ('care'
+    and 'done' never for a question, 'done' only when nothing is sore: "I did something to my
+    knee" is not a log). A sore or better word
     after a negation in its clause counts as the other ('not better' is sore); a pain score
     over 3 ('9/10') outside a check-in gets the pain guidance."""
     words = answers.normalize(text.replace("'", "").replace("’", "")).split()
     talk = settings.talk
-    if _said(text, talk.get("care", frozenset())):
+    asking = "?" in text or bool(words and words[0] in talk.get("question", ()))
+    if not asking and _said(text, talk.get("care", frozenset())):
         return "care"
     feelings = set(_feelings(text, talk))
-    if "?" not in text and "sore" not in feelings and _said(text, talk.get("done", frozenset())):
+    if not asking and "sore" not in feelings and _said(text, talk.get("done", frozenset())):
         return "done"
     if any(w in talk.get("program", ()) for w in words):
         return "program"
-    if "?" in text or (words and words[0] in talk.get("question", ())):
+    if asking:
         return "question"
     score = _PAIN_SCORE.search(answers.normalize(text))
     if "sore" in feelings or (score and int(score.group(1)) > ACCEPTABLE_PAIN):
