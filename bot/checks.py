@@ -9,8 +9,10 @@ from bot import alerts, service, web
 from bot.config import Config, load_config
 from bot.core.engine import TEMPLATES
 from bot.core.plan import TEMPLATES as PLAN_TEMPLATES
+from bot.core.understanding import understand
 from bot.core.walk import walk
 from bot.errors import ConfigError
+from bot.lexicon_config import outcome_problems
 from bot.render import Renderer, segments
 from bot.settings import Settings
 
@@ -51,6 +53,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "psfs_words": "a real improvement", "early": False, "reminder_time": "18:00",
     "reminder_time_text": "6:00 pm", "rest_day": False,
     "psfs_verdict": "a real improvement", "summary_activity": "running 5 miles",
+    "answer": "one calf swollen, warm or red", "disagree": True, "unexplained": True,
 }  # fmt: skip
 
 
@@ -112,6 +115,30 @@ def _check_templates(config: Config, renderer: Renderer, longest: dict[str, tupl
                     report.warn(f"{name}.j2 renders {n} SMS segments (over {limit}): shorten it")
 
 
+def _check_lexicon(config: Config, report: Report) -> None:
+    """Every phrasing of every concept is read as that concept, affirmed, at any question."""
+    book = config.playbook
+    missed = 0
+    for lang, lexicon in book.lexicons.items():
+        for problem in outcome_problems(lexicon, book.flow, book.rules):
+            report.fail(problem)
+        for concept in lexicon.concepts:
+            for phrase in concept.phrases:
+                reading = understand(phrase, None, lexicon, book.reader, lang=lang)
+                if not any(c.id == concept.id for c in reading.concepts):
+                    missed += 1
+                    report.fail(f"lexicon/{lang}.yaml: concept {concept.id}: the phrase "
+                                f"{phrase!r} is not read as {concept.id}: fix its patterns")  # fmt: skip
+        flags = sum(c.red_flag for c in lexicon.concepts)
+        if not missed:
+            report.lines.append(f"ok   lexicon {lang}: {flags} red-flag concepts cover every "
+                                "red-flag option; each phrase is read as its concept")  # fmt: skip
+    for q in book.flow.questions.values():
+        if q.kind == "yes_no" and q.stop_if is None and not q.unsure:
+            report.fail(f"questionnaire.yaml: {q.id}: add `unsure:` guidance pointing to the "
+                        "safe answer for people who are not sure")  # fmt: skip
+
+
 def check_all(settings: Settings) -> Report:
     report = Report()
     try:
@@ -134,6 +161,7 @@ def check_all(settings: Settings) -> Report:
         report.fail(f"questionnaire.yaml words: {problem}; reword it or move it to that option")
     if not phrases:
         report.lines.append("ok   every option word is read as its option, and not when negated")
+    _check_lexicon(config, report)
     renderer = Renderer(config, settings.template_dir)
     _check_templates(config, renderer, result.longest_reasons, report)
     report.lines.append("config OK" if report.ok else "config has problems (see ERROR lines)")

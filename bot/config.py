@@ -35,6 +35,8 @@ from bot.core.plan_replies import plan_replies
 from bot.core.triage import OUTCOMES, Rule, Rules
 from bot.core.typos import typo_table
 from bot.errors import ConfigError
+from bot.lexicon_config import load_lexicons
+from bot.nlp import MedspacyReader
 
 FILES = ("clinic.yaml", "questionnaire.yaml", "triage.yaml", "exercises.yaml", "keywords.yaml")
 
@@ -158,7 +160,7 @@ def _flow(model: QuestionnaireModel, path: Path) -> Flow:
         questions[q.id] = Question(
             id=q.id, kind=q.kind, prompt=q.prompt, lo=q.min, hi=q.max or (30 if q.kind == "ktw" else 0),
             options=tuple(_option(o) for o in q.options), next=nxt, stop_if=q.stop_if, stop_template=q.stop_template,
-            unit=q.unit, yes_words=tuple(q.yes_words), no_words=tuple(q.no_words),
+            unit=q.unit, yes_words=tuple(q.yes_words), no_words=tuple(q.no_words), unsure=q.unsure,
         )  # fmt: skip
     assert all(q.kind in KINDS for q in questions.values())
     flow = Flow(model.start, questions)
@@ -226,9 +228,9 @@ def load_config(directory: str | Path = "config") -> Config:
         restart=frozenset(w.lower() for w in kmodel.restart),
         human=frozenset(w.lower() for w in kmodel.human),
         plan=frozenset(w.lower() for w in kmodel.plan),
-        emergency_phrases=tuple(p.lower().replace("'", "") for p in kmodel.emergency_phrases),
     )
     typo_table(keywords.all)  # built now, not on someone's first message
+    lexicons = load_lexicons(root, flow)
     plan_settings = _plan_settings(clinic, emodel.reminder_plan, root / "exercises.yaml")
     plan_settings = replace(
         plan_settings, talk=_talk(kmodel), flag_options=checkin_flag_options(flow)
@@ -243,6 +245,8 @@ def load_config(directory: str | Path = "config") -> Config:
         time_words=plan_settings.time_words,
         reminder_hours=(plan_settings.quiet_start, plan_settings.quiet_end),
         hold_plan=hold_for_red_flag,
+        lexicons=lexicons,
+        reader=MedspacyReader(lexicons),
         default_region=phonenumbers.region_code_for_number(phonenumbers.parse(clinic.phone))
         or "US",
     )

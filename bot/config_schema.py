@@ -124,6 +124,7 @@ class QuestionModel(Model):
     unit: Literal["years", "score"] | None = None
     yes_words: list[StrictStr] = []
     no_words: list[StrictStr] = []
+    unsure: StrictStr = ""  # what to tell someone who is not sure: point to the safe answer
 
 
 class QuestionnaireModel(Model):
@@ -191,4 +192,54 @@ class KeywordsModel(Model):
         Literal["care", "done", "program", "question", "sore", "better", "thanks"],
         list[StrictStr],
     ] = {}
-    emergency_phrases: list[StrictStr] = []
+
+
+class MeansModel(Model):
+    question: StrictStr
+    option: StrictStr | None = None  # for single and multi questions
+    value: bool | None = None  # for yes/no questions
+
+
+PatternModel = StrictStr | list[dict[str, Any]]
+
+
+class ConceptModel(Model):
+    id: StrictStr = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    means: MeansModel | None = None
+    outcome: Literal["emergency", "urgent", "priority_call"] | None = None
+    phrases: list[StrictStr] = []
+    patterns: list[PatternModel] = []
+    past_counts: bool = False
+    partial: bool = False
+
+
+class DirectionsModel(Model):
+    forward: list[StrictStr] = []
+    backward: list[StrictStr] = []
+    both: list[StrictStr] = []
+
+
+class ContextModel(Model):
+    negated: DirectionsModel = DirectionsModel()
+    historical: DirectionsModel = DirectionsModel()
+    hypothetical: DirectionsModel = DirectionsModel()
+    other_person: DirectionsModel = DirectionsModel()
+    partial: DirectionsModel = DirectionsModel()
+    affirm: DirectionsModel = DirectionsModel()
+    terminate: list[StrictStr] = []
+
+
+class IntentModel(Model):
+    phrases: list[StrictStr] = Field(min_length=1)
+    patterns: list[PatternModel] = []
+
+
+class LexiconModel(Model):
+    lang: StrictStr = Field(pattern=r"^[a-z]{2}$")
+    words: dict[StrictStr, list[StrictStr]] = {}
+    intent_words: dict[StrictStr, list[StrictStr]] = {}
+    answer_words: list[StrictStr] = []
+    protected: list[StrictStr] = []
+    context: ContextModel = ContextModel()
+    concepts: list[ConceptModel] = Field(min_length=1)
+    intents: dict[Literal["callback", "opt_out", "opt_out_maybe"], IntentModel]

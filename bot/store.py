@@ -61,6 +61,7 @@ def patient_to_json(patient: Patient) -> str:
             "channel": c.channel,
             "callback": c.callback,
             "held": [list(h) for h in c.held],
+            "pending": dict(c.pending) if c.pending else None,
         },
         "plan": dict(patient.plan) if patient.plan else None,
     }
@@ -83,6 +84,7 @@ def patient_from_json(phone: str, raw: str | None, opted_out: bool) -> Patient:
         channel=c.get("channel") or "sms",
         callback=c.get("callback"),
         held=tuple((str(a), str(b)) for a, b in c.get("held") or ()),
+        pending=c.get("pending"),
     )
     return Patient(phone, opted_out=opted_out, conversation=conv, plan=doc.get("plan"))
 

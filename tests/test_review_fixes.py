@@ -80,14 +80,17 @@ def test_unsure_about_an_injury_is_asked_again(phone: Phone) -> None:
 
 
 @pytest.mark.parametrize(
-    "text",
-    ["I have chest-pain", "I cant breath", "call 911", "my calf is hot and swollen", "I fell and I can't walk",
-     "It's hard to breathe"],
+    ("text", "level"),
+    [("I have chest-pain", "emergency"), ("I cant breath", "emergency"), ("call 911", "emergency"),
+     ("It's hard to breathe", "emergency"),
+     # The clinic's rules: a hot swollen calf (red_flags 2) and not bearing weight after a fall
+     # (Ottawa: can't take 4 steps) are same-day urgent, not 911.
+     ("my calf is hot and swollen", "urgent"), ("I fell and I can't walk", "urgent")],
 )  # fmt: skip
-def test_more_ways_of_saying_emergency(config: Config, text: str) -> None:
+def test_more_ways_of_saying_emergency(config: Config, text: str, level: str) -> None:
     patient = advance(Patient("+19495551234"), Inbound("hi"), config.playbook, NOW).patient
     step = advance(patient, Inbound(text), config.playbook, NOW)
-    assert [e.level for e in step.effects if isinstance(e, Alert)] == ["emergency"]
+    assert [e.level for e in step.effects if isinstance(e, Alert)] == [level]
 
 
 @pytest.mark.parametrize(

@@ -1,38 +1,69 @@
-"""advance(patient, inbound, playbook, now) -> Step: one message in, replies and effects out."""
+"""advance(patient, inbound, playbook, now) -> Step: one message in, replies and effects out.
+
+The routing is one ordered table of (guard, handler), in python-telegram-bot's words: the
+fallbacks that win everywhere (opt-out, the emergency net, HELP, staff), then the states (plan,
+questionnaire), then the entry point (greeting). The first route whose guard holds answers.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from bot.core import intake
 from bot.core.answers import clean, keyword_of
 from bot.core.escalation import callback_reply, raise_alert, web_offer
-from bot.core.flow import END, Question, partial_for, with_partial, without_partial
+from bot.core.flow import Question
 from bot.core.model import (
-    DECLINED,
     DONE,
     REMINDER_OFFER,
     Conversation,
-    Effect,
     Inbound,
     OptedOut,
     Patient,
     Playbook,
     Reply,
     Step,
-    TriageFinished,
 )
-from bot.core.triage import EARLY, Outcome
-from bot.errors import AnswerError, PartialAnswer
+from bot.core.triage import Outcome
+from bot.core.understanding import Reading, understand
 
 FREE_TEXT_RULE = "emergency_free_text"
+SEVERITY = ("emergency", "urgent", "priority_call")
 TEMPLATES = (
     "greeting", "reprompt", "help", "opted_out", "opted_in", "media_only", "empty", "expired",
     "restarting", "callback_requested", "too_many_invalid", "after_done", "no_plan",
     "reminder_offer", "ask_callback_number", "callback_declined", "callback_number_invalid",
     "callback_number_thanks", "reminder_offer_web", "web_reminder_offer_reprompt",
-    "web_reminders_texted",
+    "web_reminders_texted", "opt_out_confirm", *intake.TEMPLATES,
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One inbound message, read once, as every route sees it."""
+
+    before: Patient  # as stored
+    patient: Patient  # after the conversation expiry and this message's time and channel
+    text: str
+    word: str | None  # the single word of a one-word message
+    reading: Reading
+    book: Playbook
+    now: datetime
+    lead: tuple[Reply, ...] = ()  # "that conversation expired" goes first when it did
+
+    @property
+    def question(self) -> Question | None:
+        conv = self.patient.conversation
+        return self.book.flow.questions.get(conv.step or "") if conv.in_questionnaire else None
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    guard: Callable[[Turn], bool]
+    handler: Callable[[Turn], Step]
 
 
 def advance(patient: Patient, inbound: Inbound, book: Playbook, now: datetime) -> Step:
@@ -42,48 +73,131 @@ def advance(patient: Patient, inbound: Inbound, book: Playbook, now: datetime) -
         if patient.opted_out:
             return Step(patient)
         return Step(patient, (Reply("media_only" if inbound.media_count else "empty"),))
-    word = book.keywords.spelled(keyword_of(text))
-    kw = book.keywords
-    if patient.opted_out:
-        if word in kw.start or word in kw.start_when_opted_out:
-            # A plan stopped by an opt-out (STOP here, or the carrier's 21610) does not resume.
-            return Step(replace(patient, opted_out=False, plan=None), (Reply("opted_in"),))
-        if kw.emergency_in(text):  # nothing goes back to an opted-out number, but staff must know
-            raised = raise_alert(patient, "emergency", FREE_TEXT_RULE, now)
-            return Step(raised.patient, (), raised.effects)
-        return Step(patient)
-    if word in kw.stop:
-        stopped = replace(patient, opted_out=True, conversation=Conversation(), plan=None)
-        return Step(stopped, (Reply("opted_out"),), (OptedOut(),))
-    if word in kw.help:
-        conv = patient.conversation
-        fresh = conv.last_at is not None and now - conv.last_at <= book.expiry
-        asked = book.flow.questions.get(conv.step or "")
-        if conv.in_questionnaire and fresh and asked is not None:
-            return Step(patient, (Reply("help"), _prompt(asked)))
-        return Step(patient, (Reply("help"),))
     conv, expired = _current(patient, book, now)
-    patient = replace(patient, conversation=replace(conv, last_at=now, channel=inbound.channel))
+    current = replace(patient, conversation=replace(conv, last_at=now, channel=inbound.channel))
+    question = book.flow.questions.get(conv.step or "") if conv.in_questionnaire else None
+    reading = understand(text, question, book.lexicons.get("en"), book.reader,
+                         keywords=book.keywords.all)  # fmt: skip
     lead = (Reply("expired"),) if expired else ()
-    if patient.conversation.held and (step := callback_reply(patient, text, word, book)):
-        return step.then_before(lead)
-    if word in kw.restart:
-        return _greet(patient, book, now, (*lead, Reply("restarting")))
-    if word in kw.human:
-        return _human(patient, "callback_requested", lead, now)
-    if kw.emergency_in(text):
+    word = book.keywords.spelled(keyword_of(text))  # "stpo" is STOP
+    turn = Turn(patient, current, text, word, reading, book, now, lead)
+    return next(route.handler(turn) for route in ROUTES if route.guard(turn))
+
+
+# --- guards and handlers, in the order of the table -----------------------------------------
+
+
+def _opted_out(turn: Turn) -> Step:
+    kw, patient = turn.book.keywords, turn.before
+    if turn.word in kw.start or turn.word in kw.start_when_opted_out:
+        # A plan stopped by an opt-out (STOP here, or the carrier's 21610) does not resume.
+        return Step(replace(patient, opted_out=False, plan=None), (Reply("opted_in"),))
+    if turn.reading.flags:  # nothing goes back to an opted-out number, but staff must know
+        outcome, _ = _red_flag_outcome(turn)
+        raised = raise_alert(patient, outcome.level, outcome.rule, turn.now)
+        return Step(raised.patient, (), raised.effects)
+    return Step(patient)
+
+
+def _wants_out(turn: Turn) -> bool:
+    return turn.word in turn.book.keywords.stop or turn.reading.opt_out
+
+
+def _opt_out(turn: Turn) -> Step:
+    stopped = replace(turn.before, opted_out=True, conversation=Conversation(), plan=None)
+    step = Step(stopped, (Reply("opted_out"),), (OptedOut(),))
+    if turn.reading.flags:  # "stop texting me, my chest hurts": staff still hear of it
+        outcome, _ = _red_flag_outcome(turn)
+        raised = raise_alert(turn.before, outcome.level, outcome.rule, turn.now)
+        step = step.then(effects=raised.effects)
+    return step
+
+
+def _maybe_out(turn: Turn) -> bool:
+    r = turn.reading
+    return r.opt_out_maybe and not r.flags and r.answer is None and not r.callback
+
+
+def _red_flag(turn: Turn) -> bool:
+    return bool(turn.reading.flags)
+
+
+def _emergency(turn: Turn) -> Step:
+    """An affirmed red flag anywhere acts as if it were answered: the outcome, at once."""
+    outcome, answers = _red_flag_outcome(turn)
+    patient = turn.patient
+    conv = replace(patient.conversation, answers=answers, pending=None)
+    return intake.finish(Step(replace(patient, conversation=conv), turn.lead), outcome,
+                         turn.book, turn.now)  # fmt: skip
+
+
+def _red_flag_outcome(turn: Turn) -> tuple[Outcome, dict[str, object]]:
+    book, conv = turn.book, turn.patient.conversation
+    answers = book.flow.upgrade(conv.answers) if conv.in_questionnaire else {}
+    general = False
+    for concept in turn.reading.concepts:
+        if not concept.red_flag:
+            continue
+        if concept.question is None:
+            general = general or concept.outcome == "emergency"
+            continue
+        q = book.flow.question(concept.question)
+        if q.kind == "multi":
+            held = answers.get(q.id)
+            picked = [*(held if isinstance(held, list) else []), concept.value]
+            answers[q.id] = [o for o in q.option_ids() if o in picked]
+        else:
+            answers[q.id] = concept.value
+    outcome = book.rules.evaluate_early(answers)
+    if general and (outcome is None or outcome.level != "emergency"):
         outcome = Outcome("emergency", FREE_TEXT_RULE, ("you described a possible emergency",))
-        return _finish(Step(patient, lead), outcome, book, now)
-    conv = patient.conversation
-    if conv.in_questionnaire:
-        return _answer(patient, book.flow.question(conv.step or ""), text, book, now)
-    if conv.step == REMINDER_OFFER and patient.phone.startswith("web:"):
-        return web_offer(patient, text, word, book).then_before(lead)
-    if plan_owns(patient, word, book):
-        return book.plan_replies(patient, word, text, now).then_before(lead)
-    if conv.step is None:
-        return _greet(patient, book, now, lead)
-    return Step(patient, (*lead, Reply("after_done", {"outcome": conv.outcome})))
+    if outcome is None:  # check-config proves each red-flag concept has an early rule
+        level = min((c.outcome or "urgent" for c in turn.reading.concepts if c.red_flag),
+                    key=SEVERITY.index)  # fmt: skip
+        outcome = Outcome(level, FREE_TEXT_RULE, ("you described a symptom to check today",))
+    return outcome, answers
+
+
+def _help(turn: Turn) -> Step:
+    conv, book = turn.before.conversation, turn.book
+    fresh = conv.last_at is not None and turn.now - conv.last_at <= book.expiry
+    asked = book.flow.questions.get(conv.step or "")
+    if conv.in_questionnaire and fresh and asked is not None:
+        return Step(turn.before, (Reply("help"), intake.prompt(asked)))
+    return Step(turn.before, (Reply("help"),))
+
+
+def _wants_staff(turn: Turn) -> bool:
+    held = bool(turn.patient.conversation.held)
+    return held or turn.word in turn.book.keywords.human or turn.reading.callback
+
+
+def _staff(turn: Turn) -> Step:
+    patient = turn.patient
+    if patient.conversation.held:
+        step = callback_reply(patient, turn.text, turn.word, turn.book)
+        if step is not None:
+            return step.then_before(turn.lead)
+        if not (turn.word in turn.book.keywords.human or turn.reading.callback):
+            return _after_staff(turn)
+    return intake.human(patient, "callback_requested", turn.lead, turn.now)
+
+
+def _after_staff(turn: Turn) -> Step:
+    """The held web number was not given: carry on with the next route that applies."""
+    rest = ROUTES[ROUTES.index(STAFF) + 1 :]
+    return next(route.handler(turn) for route in rest if route.guard(turn))
+
+
+def _restart(turn: Turn) -> Step:
+    return intake.greet(turn.patient, turn.book, turn.now, (*turn.lead, Reply("restarting")))
+
+
+def _on_plan(turn: Turn) -> bool:
+    """The reminder plan's slot: outside a questionnaire, issue 12's plan_replies answer."""
+    return not turn.patient.conversation.in_questionnaire and plan_owns(
+        turn.patient, turn.word, turn.book
+    )
 
 
 def plan_owns(patient: Patient, word: str | None, book: Playbook) -> bool:
@@ -91,6 +205,48 @@ def plan_owns(patient: Patient, word: str | None, book: Playbook) -> bool:
     for everything outside a questionnaire; a plan word without a plan gets "no plan"."""
     step = patient.conversation.step
     return patient.plan is not None or step == REMINDER_OFFER or word in book.keywords.plan
+
+
+def _plan(turn: Turn) -> Step:
+    patient, conv = turn.patient, turn.patient.conversation
+    if conv.step == REMINDER_OFFER and patient.phone.startswith("web:"):
+        return web_offer(patient, turn.text, turn.word, turn.book).then_before(turn.lead)
+    return turn.book.plan_replies(patient, turn.word, turn.text, turn.now).then_before(turn.lead)
+
+
+def _questionnaire(turn: Turn) -> Step:
+    q = turn.question
+    assert q is not None
+    step = intake.answer(turn.patient, q, turn.text, turn.reading, turn.book, turn.now)
+    return step.then_before(turn.lead)
+
+
+def _greet(turn: Turn) -> Step:
+    return intake.greet(turn.patient, turn.book, turn.now, turn.lead)
+
+
+def _after_done(turn: Turn) -> Step:
+    outcome = turn.patient.conversation.outcome
+    return Step(turn.patient, (*turn.lead, Reply("after_done", {"outcome": outcome})))
+
+
+STAFF = Route("staff", _wants_staff, _staff)
+ROUTES: tuple[Route, ...] = (
+    # fallbacks: they win in every state
+    Route("opted_out", lambda t: t.before.opted_out, _opted_out),
+    Route("opt_out", _wants_out, _opt_out),
+    Route("opt_out_maybe", _maybe_out, lambda t: Step(t.before, (Reply("opt_out_confirm"),))),
+    Route("emergency", _red_flag, _emergency),
+    Route("help", lambda t: t.word in t.book.keywords.help, _help),
+    STAFF,
+    Route("restart", lambda t: t.word in t.book.keywords.restart, _restart),
+    # states
+    Route("plan", _on_plan, _plan),
+    Route("questionnaire", lambda t: t.question is not None, _questionnaire),
+    # entry point, and what is left
+    Route("greeting", lambda t: t.patient.conversation.step is None, _greet),
+    Route("after_done", lambda t: True, _after_done),
+)
 
 
 def _current(patient: Patient, book: Playbook, now: datetime) -> tuple[Conversation, bool]:
@@ -102,90 +258,3 @@ def _current(patient: Patient, book: Playbook, now: datetime) -> tuple[Conversat
     if patient.plan is not None:
         return (replace(conv, step=DONE, invalid=0) if conv.in_questionnaire else conv), False
     return Conversation(), conv.in_questionnaire
-
-
-def _greet(patient: Patient, book: Playbook, now: datetime, lead: tuple[Reply, ...]) -> Step:
-    start = book.flow.start
-    conv = Conversation(
-        step=start, started_at=now, last_at=now, channel=patient.conversation.channel
-    )
-    replies = (*lead, Reply("greeting"), _prompt(book.flow.question(start)))
-    return Step(replace(patient, conversation=conv), replies)
-
-
-def _human(patient: Patient, template: str, lead: tuple[Reply, ...], now: datetime) -> Step:
-    step = raise_alert(patient, "callback", "asked_for_human", now)
-    return Step(step.patient, (*lead, Reply(template), *step.replies), step.effects)
-
-
-def _answer(patient: Patient, q: Question, text: str, book: Playbook, now: datetime) -> Step:
-    conv = patient.conversation
-    try:
-        value = q.parse(text[:500], today=now.date(), partial=partial_for(conv.answers, q.id))
-    except PartialAnswer as err:  # one side of two: keep it and ask for the other
-        kept = with_partial(conv.answers, q.id, err.partial)
-        waiting = replace(patient, conversation=replace(conv, answers=kept))
-        return Step(waiting, (Reply("reprompt", q.reprompt_context(str(err), err.partial)),))
-    except AnswerError as err:
-        return _invalid(patient, q, str(err), book, now)
-    answers = {**without_partial(book.flow.upgrade(conv.answers)), q.id: value}
-    patient = replace(patient, conversation=replace(conv, answers=answers, invalid=0))
-    if q.stop_if is not None and value == q.stop_if:
-        ended = replace(patient.conversation, step=DECLINED)
-        return Step(replace(patient, conversation=ended), (Reply(q.stop_template or "declined"),))
-    early = book.rules.evaluate_early(answers)
-    if early is not None:
-        return _finish(Step(patient), early, book, now)
-    nxt = book.flow.next_step(q.id, answers)
-    if nxt == END:
-        outcome = book.rules.evaluate(answers)
-        if outcome is None:  # check-config proves this cannot happen on a valid config
-            outcome = Outcome(
-                "book_call", "no_rule_matched", ("we need a clinician to look at this",)
-            )
-        return _finish(Step(patient), outcome, book, now)
-    moved = replace(patient.conversation, step=nxt)
-    return Step(replace(patient, conversation=moved), (_prompt(book.flow.question(nxt)),))
-
-
-def _prompt(q: Question) -> Reply:
-    return Reply(q.prompt, {"question": q.id, "options": q.menu()})
-
-
-def _invalid(patient: Patient, q: Question, reason: str, book: Playbook, now: datetime) -> Step:
-    conv = patient.conversation
-    count = conv.invalid + 1
-    context = q.reprompt_context(reason)
-    if count < book.max_invalid:
-        moved = replace(patient, conversation=replace(conv, invalid=count))
-        return Step(moved, (Reply("reprompt", context),))
-    reset = replace(patient, conversation=replace(conv, invalid=0))
-    return _human(reset, "too_many_invalid", (), now).then(_prompt(q))
-
-
-def _finish(step: Step, outcome: Outcome, book: Playbook, now: datetime) -> Step:
-    patient = step.patient
-    conv = patient.conversation
-    effects: list[Effect] = [
-        TriageFinished(
-            outcome, without_partial(conv.answers), conv.channel, conv.started_at or now, now
-        )
-    ]
-    after = REMINDER_OFFER if outcome.level == "exercises" else DONE
-    if outcome.level in EARLY and patient.plan:
-        patient = replace(patient, plan=book.hold_plan(patient.plan))
-    patient = replace(
-        patient, conversation=replace(conv, step=after, outcome=outcome.level, invalid=0)
-    )
-    context = {"reasons": list(outcome.reasons), "rule": outcome.rule}
-    replies = [Reply(f"outcome_{outcome.level}", context)]
-    level = book.outcome_alerts.get(outcome.level)
-    if level:
-        raised = raise_alert(patient, level, outcome.rule, now)
-        patient = raised.patient
-        replies.extend(raised.replies)
-        effects.extend(raised.effects)
-    if outcome.level == "exercises":
-        web = patient.phone.startswith("web:")
-        replies.append(Reply("reminder_offer_web" if web else "reminder_offer"))
-    return Step(patient, (*step.replies, *replies), (*step.effects, *effects))

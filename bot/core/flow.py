@@ -54,6 +54,7 @@ class Question:
     unit: str | None = None  # integer questions: "years" (age) or "score" (0-10 scales)
     yes_words: tuple[str, ...] = ()  # yes/no questions: what people say for each side
     no_words: tuple[str, ...] = ()
+    unsure: str = ""  # guidance for someone not sure, pointing to the safe answer
 
     @property
     def numbers(self) -> tuple[int, ...]:

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from bot.core.answers import normalize
 from bot.core.flow import Flow
+from bot.core.lexicon import Lexicon
 from bot.core.triage import Outcome, Rules
 from bot.core.typos import typo_of
+from bot.core.understanding import NoReader, Reader
 
 DONE, DECLINED, REMINDER_OFFER = "done", "declined", "reminder_offer"
 
@@ -24,7 +25,6 @@ class Keywords:
     restart: frozenset[str]
     human: frozenset[str]
     plan: frozenset[str]  # DONE, SKIP, PAUSE, RESUME, TIME, ZONE: for the reminder plan
-    emergency_phrases: tuple[str, ...]
 
     @property
     def all(self) -> frozenset[str]:
@@ -33,10 +33,6 @@ class Keywords:
     def spelled(self, word: str | None) -> str | None:
         """The keyword a one-word message means, typos included ('stpo' is STOP), else itself."""
         return None if word is None else typo_of(word, self.all) or word
-
-    def emergency_in(self, text: str) -> bool:
-        said = f" {normalize(text).replace(chr(39), '').replace('-', ' ')} "
-        return any(f" {p} " in said for p in self.emergency_phrases)
 
 
 @dataclass(frozen=True)
@@ -56,6 +52,8 @@ class Playbook:
         dict  # pauses a plan on a red flag
     )
     plan_replies: PlanReplies = field(default=lambda p, w, t, n: no_plan(p, w, t, n))
+    lexicons: Mapping[str, Lexicon] = field(default_factory=dict)  # by language
+    reader: Reader = field(default_factory=NoReader)  # the clinical NLP port (bot/nlp.py)
 
 
 @dataclass(frozen=True)
@@ -119,6 +117,8 @@ class Conversation:
     channel: str = "sms"
     callback: str | None = None  # a web visitor's number, once they typed one
     held: tuple[tuple[str, str], ...] = ()  # (level, rule) alerts waiting for that number
+    # A confirmation asked about an answer: {"question": id, "yes": value, "no": value or None}.
+    pending: Mapping[str, Any] | None = None
 
     @property
     def in_questionnaire(self) -> bool:

@@ -1,0 +1,93 @@
+"""The red-flag lexicon: concepts, intents and context rules, compiled to token patterns; pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# How a mention can be about something other than the texter's knee right now.
+CONTEXTS = ("negated", "historical", "hypothetical", "other_person", "partial")
+AFFIRMED = "affirmed"
+INTENTS = ("callback", "opt_out", "opt_out_maybe")
+
+TokenPattern = list[dict[str, Any]]
+_GAP = re.compile(r"^~(\d)$")
+
+
+@dataclass(frozen=True)
+class Concept:
+    """Something a person may say: a red flag (or another answer) named by a question's option."""
+
+    id: str
+    question: str | None  # which question it answers; None for a general emergency
+    value: Any  # the option id (single/multi) or the value (yes_no) it means
+    outcome: str | None  # the triage outcome it leads to on its own (red flags)
+    phrases: tuple[str, ...]
+    patterns: tuple[TokenPattern, ...]
+    past_counts: bool = False  # "I had cancer years ago" still answers a history question
+    partial: bool = False  # an inability: "can't walk far" is not "can't walk"
+
+    @property
+    def red_flag(self) -> bool:
+        return self.outcome in ("emergency", "urgent", "priority_call")
+
+
+@dataclass(frozen=True)
+class ContextRule:
+    category: str  # one of CONTEXTS, "terminate" or "affirm"
+    phrase: str
+    direction: str  # forward | backward | both
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """One language's lexicon; `bot/nlp.py` turns it into a medspaCy pipeline."""
+
+    lang: str
+    concepts: tuple[Concept, ...]
+    intents: Mapping[str, tuple[tuple[str, ...], tuple[TokenPattern, ...]]]
+    context: tuple[ContextRule, ...]
+    answer_words: frozenset[str]
+    protected: frozenset[str]
+    vocabulary: frozenset[str] = field(default_factory=frozenset)  # words a typo is read as
+    digest: str = ""  # of the source file: one compiled pipeline per lexicon per process
+
+    def concept(self, concept_id: str) -> Concept:
+        return next(c for c in self.concepts if c.id == concept_id)
+
+    def for_option(self, question: str, value: Any) -> list[Concept]:
+        return [c for c in self.concepts if c.question == question and c.value == value]
+
+
+def compile_pattern(text: str, words: Mapping[str, list[str]]) -> TokenPattern:
+    """'CHEST ~3 PAIN' -> spaCy token pattern. CAPS = word group, ~N = up to N words, x? = optional."""
+    out: TokenPattern = []
+    for token in text.split():
+        gap = _GAP.match(token)
+        if gap:
+            out.append({"IS_PUNCT": False, "OP": f"{{0,{gap.group(1)}}}"})
+        elif token.isupper() and token.replace("_", "").isalpha():
+            if token not in words:
+                raise ValueError(f"pattern {text!r}: unknown word group {token}")
+            out.append({"LOWER": {"IN": [w.lower() for w in words[token]]}})
+        elif token.endswith("?") and len(token) > 1:
+            out.append({"LOWER": token[:-1].lower(), "OP": "?"})
+        else:
+            out.append({"LOWER": token.lower()})
+    if not out or "OP" in out[0] or "OP" in out[-1]:
+        raise ValueError(f"pattern {text!r}: must start and end with a word, not a gap")
+    return out
+
+
+def pattern_words(pattern: TokenPattern) -> set[str]:
+    """The literal words a token pattern can match (for typo correction)."""
+    found: set[str] = set()
+    for token in pattern:
+        lower = token.get("LOWER")
+        if isinstance(lower, str):
+            found.add(lower)
+        elif isinstance(lower, dict):
+            found.update(str(w) for w in lower.get("IN", ()))
+    return found

@@ -1,0 +1,190 @@
+"""Read one message in the context of the current question: answer, concepts, intents; pure.
+
+The clinical NLP (medspaCy) sits behind the `Reader` port: the core only sees mentions with
+their context. Menu-only texts (digits, yes/no words, keywords) never reach the reader.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bot.core.answers import _TENS, _UNITS, NO, NONE_WORDS, UNSURE, YES, normalize
+from bot.core.flow import Question
+from bot.core.lexicon import AFFIRMED, Concept, Lexicon
+from bot.errors import AnswerError
+
+MENU_WORDS = frozenset(
+    {*YES, *NO, *NONE_WORDS, *_UNITS, *_TENS, "and", "&", "or", "l", "r", "left", "right", "cm",
+     "out", "of", "hundred", "plus", "then"}
+)  # fmt: skip
+_MENU_TOKEN = re.compile(r"\d+(?:\.\d+)?(?:/\d+)?|\d{1,2}(?::\d\d)?(?:am|pm)|[,;+&/]")
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A concept or intent found in the text, and in what context it was said."""
+
+    concept: str  # a concept id from the lexicon, or "intent:<name>"
+    text: str
+    context: str = (
+        AFFIRMED  # affirmed | negated | historical | hypothetical | other_person | partial
+    )
+
+    @property
+    def affirmed(self) -> bool:
+        return self.context == AFFIRMED
+
+
+@dataclass(frozen=True)
+class Found:
+    """What the reader saw: mentions, and the content words no mention or context rule covers."""
+
+    mentions: tuple[Mention, ...] = ()
+    leftover: tuple[str, ...] = ()
+
+
+class Reader(Protocol):
+    """The port the clinical NLP adapter implements (bot/nlp.py)."""
+
+    def read(self, text: str, lang: str) -> Found: ...
+
+
+class NoReader:
+    """For a playbook built without a lexicon: finds nothing."""
+
+    def read(self, text: str, lang: str) -> Found:
+        return Found()
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How the bot reads one message at one question."""
+
+    answer: Any = None  # the literal answer to the question (Question.parse), if any
+    error: str | None = None  # the AnswerError reason when there is no literal answer
+    mentions: tuple[Mention, ...] = ()
+    flags: tuple[str, ...] = ()  # affirmed red-flag concept ids
+    callback: bool = False
+    opt_out: bool = False
+    opt_out_maybe: bool = False  # might mean "stop texting me": one line asks
+    unsure: bool = False
+    unexplained: tuple[str, ...] = ()
+    safer: Any = None  # what the rest of the text says the answer is, when it disagrees
+    fast: bool = False  # menu-only: the NLP was not needed
+    concepts: tuple[Concept, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def value(self) -> Any:
+        """The answer to keep: the safer reading wins."""
+        return self.safer if self.safer is not None else self.answer
+
+    @property
+    def confirm(self) -> bool:
+        """Ask one short question before accepting (never for a plain menu answer)."""
+        if self.fast or self.flags:
+            return False
+        if self.safer is not None:
+            return True
+        return self.answer is not None and bool(self.unexplained)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "answer": self.answer, "error": self.error, "flags": list(self.flags),
+            "mentions": [{"concept": m.concept, "text": m.text, "context": m.context}
+                         for m in self.mentions],
+            "callback": self.callback, "opt_out": self.opt_out,
+            "opt_out_maybe": self.opt_out_maybe, "unsure": self.unsure,
+            "unexplained": list(self.unexplained), "safer": self.safer,
+            "confirm": self.confirm, "fast_path": self.fast,
+        }  # fmt: skip
+
+
+def menu_only(text: str, keywords: Iterable[str] = ()) -> bool:
+    """Digits, yes/no and none words, number words, keywords: nothing for the NLP to read."""
+    words = normalize(text).replace(",", " , ").split()
+    if len(words) == 1 and words[0] in keywords:
+        return True  # a keyword counts only alone: "call 911" is not the CALL keyword
+    return bool(words) and all(w in MENU_WORDS or _MENU_TOKEN.fullmatch(w) for w in words)
+
+
+def is_unsure(text: str) -> bool:
+    norm = f" {normalize(text).replace(chr(39), '')} "
+    return any(f" {u.replace(chr(39), '')} " in norm for u in UNSURE)
+
+
+def understand(
+    text: str,
+    question: Question | None,
+    lexicon: Lexicon | None,
+    reader: Reader,
+    *,
+    keywords: Iterable[str] = (),
+    lang: str = "en",
+) -> Reading:
+    """The reading of `text` asked at `question` (None: no question is open)."""
+    answer, error = _literal(question, text)
+    unsure = is_unsure(text)
+    if lexicon is None or menu_only(text, keywords):
+        return Reading(answer, error, unsure=unsure, fast=True)
+    found = reader.read(text[:1000], lang)
+    concepts = {c.id: c for c in lexicon.concepts}
+    affirmed = [m for m in found.mentions if _counts(m, concepts.get(m.concept))]
+    said = [concepts[m.concept] for m in affirmed if m.concept in concepts]
+    intents = {m.concept.removeprefix("intent:") for m in affirmed}
+    maybe = {m.concept for m in found.mentions if m.context == "hypothetical"}
+    return Reading(
+        answer=answer,
+        error=error,
+        mentions=found.mentions,
+        flags=tuple(dict.fromkeys(c.id for c in said if c.red_flag)),
+        callback="callback" in intents,
+        opt_out="opt_out" in intents,
+        opt_out_maybe="opt_out_maybe" in intents or "intent:opt_out" in maybe,
+        unsure=unsure,
+        unexplained=_unexplained(found.leftover, question, lexicon),
+        safer=_safer(question, answer, said),
+        concepts=tuple({c.id: c for c in said}.values()),
+    )
+
+
+def _literal(question: Question | None, text: str) -> tuple[Any, str | None]:
+    if question is None:
+        return None, None
+    try:
+        return question.parse(text[:500]), None
+    except AnswerError as err:
+        return None, str(err)
+
+
+def _counts(mention: Mention, concept: Concept | None) -> bool:
+    if mention.affirmed:
+        return True
+    return concept is not None and concept.past_counts and mention.context == "historical"
+
+
+def _unexplained(
+    leftover: tuple[str, ...], question: Question | None, lexicon: Lexicon
+) -> tuple[str, ...]:
+    known = set(lexicon.answer_words)
+    if question is not None:
+        for option in question.options:
+            known.update(normalize(" ".join((option.label, *option.synonyms))).split())
+    return tuple(w for w in leftover if w not in known and not w.isdigit())
+
+
+def _safer(question: Question | None, literal: Any, said: list[Concept]) -> Any:
+    """The answer the concepts about this question imply, when it differs from the literal one."""
+    if question is None:
+        return None
+    mine = [c.value for c in said if c.question == question.id]
+    if not mine:
+        return None
+    if question.kind == "multi":
+        picked = [*(literal if isinstance(literal, list) else []), *mine]
+        merged = [o for o in question.option_ids() if o in picked]
+        return merged if merged != literal else None
+    worst = next((v for v in mine if question.is_red_flag(v)), mine[0])
+    return worst if worst != literal else None

@@ -1,0 +1,178 @@
+"""medspaCy behind the core's Reader port: one silent pipeline per lexicon, built once per process.
+
+TargetMatcher finds the lexicon's concepts and intents by token pattern; ConText decides, from the
+clinic's own SMS-style rules (config/lexicon/*.yaml), whether each mention is negated, in the past,
+hypothetical, about someone else, or a partial ability ("can't walk far"). Typos of lexicon words
+are read as the word (rapidfuzz) before matching.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from typing import Any
+
+from loguru import logger
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein
+
+from bot.core.lexicon import AFFIRMED, Lexicon
+from bot.core.understanding import Found, Mention
+
+# PyRuSH logs each message's tokens at DEBUG through loguru: nothing may log message bodies.
+logger.remove()
+for _name in ("PyRuSH", "medspacy", "quickumls"):
+    logger.disable(_name)
+
+CATEGORY = {"negated": "NEGATED_EXISTENCE", "historical": "HISTORICAL",
+            "hypothetical": "HYPOTHETICAL", "other_person": "FAMILY", "partial": "PARTIAL",
+            "terminate": "TERMINATE", "affirm": "AFFIRM"}  # fmt: skip
+CONTEXT_OF = {v: k for k, v in CATEGORY.items()}
+# Which context wins when several apply to one mention (all of them mean "not affirmed").
+PRECEDENCE = ("other_person", "hypothetical", "negated", "historical", "partial")
+CONTRACTIONS = ("cant", "cannot", "dont", "didnt", "doesnt", "wont", "isnt", "wasnt", "arent",
+                "werent", "havent", "hasnt", "hadnt", "aint", "couldnt", "wouldnt", "shouldnt",
+                "im", "ive", "its", "id", "ill", "youre", "theyre", "thats", "whats", "lets",
+                "gonna", "wanna", "gotta", "hes", "shes", "theres", "ill", "youll", "weve")  # fmt: skip
+_WORD = re.compile(r"[a-z]+")
+_LOCK = threading.Lock()
+
+
+def plain(text: str) -> str:
+    """Lower case, apostrophes dropped (can't -> cant), 'can not' -> 'cannot'."""
+    text = text.lower().replace("’", "'").replace("‘", "'").replace("'", "")
+    text = re.sub(r"(?<=[a-z])[-_/](?=[a-z])", " ", text)  # chest-pain, numb/tingly
+    return re.sub(r"\bcan not\b", "cannot", text)
+
+
+class MedspacyReader:
+    """The Reader port over medspaCy; pipelines are shared by every reader in the process."""
+
+    def __init__(self, lexicons: Mapping[str, Lexicon]) -> None:
+        self.lexicons = dict(lexicons)
+        for lexicon in self.lexicons.values():
+            _pipeline(lexicon)  # load at start (about 0.7 s), never during a message
+
+    def read(self, text: str, lang: str) -> Found:
+        lexicon = self.lexicons.get(lang) or self.lexicons["en"]
+        nlp, vocabulary, partial_ok = _pipeline(lexicon)
+        doc = nlp(_corrected(plain(text), vocabulary, lexicon.protected))
+        mentions = tuple(_mention(ent, partial_ok) for ent in doc.ents)
+        covered = {i for ent in doc.ents for i in range(ent.start, ent.end)}
+        for ent in doc.ents:
+            for mod in ent._.modifiers:
+                covered.update(range(*mod.modifier_span))
+        leftover = tuple(
+            t.lower_ for t in doc
+            if t.i not in covered and t.is_alpha and not t.is_stop and len(t) >= 3
+            and t.lower_ not in CONTRACTIONS
+        )  # fmt: skip
+        return Found(mentions, leftover)
+
+
+def _mention(ent: Any, partial_ok: frozenset[str]) -> Mention:
+    found: set[str] = set()
+    for mod in ent._.modifiers:
+        start, end = mod.modifier_span
+        if ent.start <= start and end <= ent.end:
+            continue  # "can't" inside "can't breathe" is the symptom, not a negation of it
+        found.add(CONTEXT_OF.get(mod.category, mod.category))
+    if "affirm" in found:  # "never felt chest pain like this": a pseudo-negation
+        found = set()
+    if ent.label_ not in partial_ok:
+        found.discard("partial")
+    context = next((c for c in PRECEDENCE if c in found), AFFIRMED)
+    return Mention(ent.label_, ent.text, context)
+
+
+def _corrected(text: str, vocabulary: tuple[str, ...], protected: frozenset[str]) -> str:
+    return _WORD.sub(lambda m: _fix(m.group(0), vocabulary, protected), text)
+
+
+@lru_cache(maxsize=50_000)
+def _fix_cached(word: str, vocabulary: tuple[str, ...], protected: frozenset[str]) -> str:
+    if len(word) < 4 or word in protected or word in vocabulary:
+        return word
+    if len(word) == 4:  # short words: only swapped letters ("pian"), never another word
+        swapped = [v for v in vocabulary if len(v) == 4 and sorted(v) == sorted(word)]
+        return swapped[0] if len(swapped) == 1 else word
+    limit = 2 if len(word) >= 9 else 1
+    candidates = [v for v in vocabulary if v[0] == word[0] and abs(len(v) - len(word)) <= limit]
+    best = process.extractOne(
+        word, candidates, scorer=DamerauLevenshtein.distance, score_cutoff=limit
+    )
+    return str(best[0]) if best else word
+
+
+def _fix(word: str, vocabulary: tuple[str, ...], protected: frozenset[str]) -> str:
+    return _fix_cached(word, vocabulary, protected)
+
+
+_PIPELINES: dict[str, tuple[Any, tuple[str, ...], frozenset[str]]] = {}
+
+
+def _pipeline(lexicon: Lexicon) -> tuple[Any, tuple[str, ...], frozenset[str]]:
+    with _LOCK:
+        if lexicon.digest not in _PIPELINES:
+            _PIPELINES[lexicon.digest] = _build(lexicon)
+        return _PIPELINES[lexicon.digest]
+
+
+def _build(lexicon: Lexicon) -> tuple[Any, tuple[str, ...], frozenset[str]]:
+    import medspacy
+    from medspacy.context import ConTextRule
+    from medspacy.ner import TargetRule
+
+    nlp = medspacy.load(medspacy_enable=["medspacy_pyrush", "medspacy_target_matcher"])
+    for word in CONTRACTIONS:
+        nlp.tokenizer.add_special_case(word, [{"ORTH": word}])
+    # medspaCy's default ConText rules are written for clinical notes ("patient denies"); the
+    # clinic's SMS-style rules replace them.
+    context = nlp.add_pipe("medspacy_context", config={"rules": None})
+    targets: list[Any] = []
+    for concept in lexicon.concepts:
+        targets += _targets(TargetRule, concept.id, concept.phrases, concept.patterns)
+    for name, (phrases, patterns) in lexicon.intents.items():
+        targets += _targets(TargetRule, f"intent:{name}", phrases, patterns)
+    nlp.get_pipe("medspacy_target_matcher").add(targets)
+    rules = [
+        ConTextRule(f"{r.category}/{r.direction}/{r.phrase}", CATEGORY[r.category], direction=_direction(r.category, r.direction),
+                    pattern=[{"LOWER": w} for w in plain(r.phrase).split()])
+        for r in lexicon.context
+    ]  # fmt: skip
+    rules.append(
+        ConTextRule(
+            "<punctuation>", "TERMINATE", direction="TERMINATE", pattern=[{"IS_PUNCT": True}]
+        )
+    )
+    context.add(rules)
+    partial_ok = frozenset(c.id for c in lexicon.concepts if c.partial)
+    return nlp, tuple(sorted(lexicon.vocabulary)), partial_ok
+
+
+def _targets(
+    rule: Any, label: str, phrases: Iterable[str], patterns: Iterable[list[dict[str, Any]]]
+) -> list[Any]:
+    out = [rule(plain(p), label) for p in phrases]
+    out += [rule(f"{label}#{i}", label, pattern=_plain_pattern(p)) for i, p in enumerate(patterns)]
+    return out
+
+
+def _plain_pattern(pattern: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for token in pattern:
+        lower = token.get("LOWER")
+        if isinstance(lower, str):
+            token = {**token, "LOWER": plain(lower)}
+        elif isinstance(lower, dict) and "IN" in lower:
+            token = {**token, "LOWER": {"IN": [plain(w) for w in lower["IN"]]}}
+        out.append(token)
+    return out
+
+
+def _direction(category: str, direction: str) -> str:
+    if category == "terminate":
+        return "TERMINATE"
+    return {"forward": "FORWARD", "backward": "BACKWARD"}.get(direction, "BIDIRECTIONAL")
