@@ -1,4 +1,5 @@
-"""The `bot` command: serve, worker, chat, check-config, triage, export, forget, consent, alerts."""
+"""The `bot` command: serve, worker, chat, check-config, triage, understand, export, forget,
+consent, alerts."""
 
 from __future__ import annotations
 
@@ -70,6 +71,32 @@ def cmd_triage(args: argparse.Namespace) -> int:
         print("error: no triage rule matched; run `bot check-config`", file=sys.stderr)
         return 1
     print(json.dumps(outcome.to_json()))
+    return 0
+
+
+def cmd_understand(args: argparse.Namespace) -> int:
+    from bot.config import load_config
+    from bot.core.understanding import understand
+
+    book = load_config(_settings(args).config_dir).playbook
+    question = None
+    if args.question:
+        question = book.flow.questions.get(args.question)
+        if question is None:
+            known = ", ".join(book.flow.questions)
+            print(
+                f"error: unknown question id {args.question!r}; known ids: {known}", file=sys.stderr
+            )
+            return 2
+    lexicon = book.lexicons.get(args.lang)
+    if lexicon is None:
+        print(
+            f"error: no lexicon for {args.lang!r}; have {', '.join(book.lexicons)}", file=sys.stderr
+        )
+        return 2
+    reading = understand(args.text, question, lexicon, book.reader, keywords=book.keywords.all,
+                         lang=args.lang)  # fmt: skip
+    print(json.dumps(reading.to_json(), indent=2, ensure_ascii=False))
     return 0
 
 
@@ -219,6 +246,11 @@ def parser() -> argparse.ArgumentParser:
     t = sub.add_parser("triage", help="evaluate the rules on a JSON file of replies")
     t.add_argument("--answers", required=True, help='JSON {"question id": "reply text"}')
     t.set_defaults(func=cmd_triage)
+    u = sub.add_parser("understand", help="how the bot reads a text (answer, red flags, intents)")
+    u.add_argument("text")
+    u.add_argument("--question", help="the question being asked (an id from questionnaire.yaml)")
+    u.add_argument("--lang", default="en", help="the lexicon's language (default en)")
+    u.set_defaults(func=cmd_understand)
     e = sub.add_parser("export", help="one record per finished triage")
     e.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     e.add_argument("--since", help="only triages finished on or after this date (ISO 8601)")

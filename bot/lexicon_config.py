@@ -57,10 +57,14 @@ def load_lexicon(path: Path, flow: Flow) -> Lexicon:
                  for e in err.errors()]  # fmt: skip
         raise ConfigError("\n".join(lines)) from err
     words = {**model.words, **model.intent_words}
-    concepts = tuple(_concept(c, words, flow, f"{path}: concept {c.id}") for c in model.concepts)
+    negations = [p.replace("'", "") for p in (*model.context.negated.forward, *model.context.negated.both)
+                 if " " not in p]  # fmt: skip
+    concepts = tuple(
+        _concept(c, words, negations, flow, f"{path}: concept {c.id}") for c in model.concepts
+    )
     _check_coverage(concepts, flow, path)
     intents: dict[str, tuple[tuple[str, ...], tuple[TokenPattern, ...]]] = {
-        name: (tuple(i.phrases), _patterns(i.patterns, words, f"{path}: intents.{name}"))
+        name: (tuple(i.phrases), _patterns(i.patterns, words, negations, f"{path}: intents.{name}"))
         for name, i in model.intents.items()
     }
     vocabulary = {w.lower() for group in words.values() for w in group}
@@ -76,11 +80,13 @@ def load_lexicon(path: Path, flow: Flow) -> Lexicon:
     )  # fmt: skip
 
 
-def _patterns(raw: list[Any], words: dict[str, list[str]], where: str) -> tuple[TokenPattern, ...]:
+def _patterns(
+    raw: list[Any], words: dict[str, list[str]], negations: list[str], where: str
+) -> tuple[TokenPattern, ...]:
     out = []
     for i, p in enumerate(raw):
         try:
-            out.append(compile_pattern(p, words) if isinstance(p, str) else list(p))
+            out.append(compile_pattern(p, words, negations) if isinstance(p, str) else list(p))
         except ValueError as err:
             raise ConfigError(
                 f"{where}.patterns[{i}]: {err}; define the group under `words`"
@@ -88,7 +94,9 @@ def _patterns(raw: list[Any], words: dict[str, list[str]], where: str) -> tuple[
     return tuple(out)
 
 
-def _concept(c: ConceptModel, words: dict[str, list[str]], flow: Flow, where: str) -> Concept:
+def _concept(
+    c: ConceptModel, words: dict[str, list[str]], negations: list[str], flow: Flow, where: str
+) -> Concept:
     question, value = _means(c, flow, where)
     few = len(c.phrases) < MIN_PHRASES or len(c.phrases) + len(c.patterns) < MIN_PHRASINGS
     if c.outcome is not None and few:
@@ -96,7 +104,7 @@ def _concept(c: ConceptModel, words: dict[str, list[str]], flow: Flow, where: st
                               f"patterns); write at least {MIN_PHRASES} phrases and "
                               f"{MIN_PHRASINGS} phrasings in all, the way patients text")  # fmt: skip
     return Concept(c.id, question, value, c.outcome, tuple(c.phrases),
-                   _patterns(c.patterns, words, where), c.past_counts, c.partial)  # fmt: skip
+                   _patterns(c.patterns, words, negations, where), c.past_counts, c.partial)  # fmt: skip
 
 
 def _means(c: ConceptModel, flow: Flow, where: str) -> tuple[str | None, Any]:

@@ -37,12 +37,15 @@ CONTRACTIONS = ("cant", "cannot", "dont", "didnt", "doesnt", "wont", "isnt", "wa
                 "im", "ive", "its", "id", "ill", "youre", "theyre", "thats", "whats", "lets",
                 "gonna", "wanna", "gotta", "hes", "shes", "theres", "ill", "youll", "weve")  # fmt: skip
 _WORD = re.compile(r"[a-z]+")
+_IS = re.compile(r"\b(it|that|what|there|he|she|let|here|who|where)'s\b")
 _LOCK = threading.Lock()
 
 
 def plain(text: str) -> str:
     """Lower case, apostrophes dropped (can't -> cant), 'can not' -> 'cannot'."""
-    text = text.lower().replace("’", "'").replace("‘", "'").replace("'", "")
+    text = text.lower().replace("’", "'").replace("‘", "'")
+    text = _IS.sub(r"\1s", text)  # it's -> its (one word), but my wife's calf -> my wife s calf
+    text = text.replace("'s ", " s ").replace("'", "")
     text = re.sub(r"(?<=[a-z])[-_/](?=[a-z])", " ", text)  # chest-pain, numb/tingly
     return re.sub(r"\bcan not\b", "cannot", text)
 
@@ -166,8 +169,8 @@ def _plain_pattern(pattern: list[dict[str, Any]]) -> list[dict[str, Any]]:
         lower = token.get("LOWER")
         if isinstance(lower, str):
             token = {**token, "LOWER": plain(lower)}
-        elif isinstance(lower, dict) and "IN" in lower:
-            token = {**token, "LOWER": {"IN": [plain(w) for w in lower["IN"]]}}
+        elif isinstance(lower, dict):
+            token = {**token, "LOWER": {k: [plain(w) for w in v] for k, v in lower.items()}}
         out.append(token)
     return out
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +13,7 @@ AFFIRMED = "affirmed"
 INTENTS = ("callback", "opt_out", "opt_out_maybe")
 
 TokenPattern = list[dict[str, Any]]
-_GAP = re.compile(r"^~(\d)$")
+_GAP = re.compile(r"^~(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -61,13 +61,22 @@ class Lexicon:
         return [c for c in self.concepts if c.question == question and c.value == value]
 
 
-def compile_pattern(text: str, words: Mapping[str, list[str]]) -> TokenPattern:
-    """'CHEST ~3 PAIN' -> spaCy token pattern. CAPS = word group, ~N = up to N words, x? = optional."""
+def compile_pattern(
+    text: str, words: Mapping[str, list[str]], never_skip: Iterable[str] = ()
+) -> TokenPattern:
+    """'CHEST ~3 PAIN' -> spaCy token pattern. CAPS = word group, ~N = up to N words, x? = optional.
+
+    A gap never skips punctuation or a `never_skip` word (negations): "calf isn't swollen" must
+    not match "CALF ~4 SWOLLEN" with the negation hidden inside the match.
+    """
     out: TokenPattern = []
+    skip = sorted(never_skip)
     for token in text.split():
         gap = _GAP.match(token)
         if gap:
-            out.append({"IS_PUNCT": False, "OP": f"{{0,{gap.group(1)}}}"})
+            out.append(
+                {"IS_PUNCT": False, "LOWER": {"NOT_IN": skip}, "OP": f"{{0,{gap.group(1)}}}"}
+            )
         elif token.isupper() and token.replace("_", "").isalpha():
             if token not in words:
                 raise ValueError(f"pattern {text!r}: unknown word group {token}")

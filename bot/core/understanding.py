@@ -144,7 +144,7 @@ def understand(
         opt_out="opt_out" in intents,
         opt_out_maybe="opt_out_maybe" in intents or "intent:opt_out" in maybe,
         unsure=unsure,
-        unexplained=_unexplained(found.leftover, question, lexicon),
+        unexplained=_unexplained(found.leftover, question, lexicon, said),
         safer=_safer(question, answer, said),
         concepts=tuple({c.id: c for c in said}.values()),
     )
@@ -166,13 +166,18 @@ def _counts(mention: Mention, concept: Concept | None) -> bool:
 
 
 def _unexplained(
-    leftover: tuple[str, ...], question: Question | None, lexicon: Lexicon
+    leftover: tuple[str, ...], question: Question | None, lexicon: Lexicon, said: list[Concept]
 ) -> tuple[str, ...]:
+    """Content words nothing explains, and what was said about another question (not a red flag:
+    those act by themselves): "2, and it gives out on stairs" at the location question."""
     known = set(lexicon.answer_words)
     if question is not None:
         for option in question.options:
             known.update(normalize(" ".join((option.label, *option.synonyms))).split())
-    return tuple(w for w in leftover if w not in known and not w.isdigit())
+    elsewhere = [
+        f"({c.id})" for c in said if not c.red_flag and question and c.question != question.id
+    ]
+    return (*(w for w in leftover if w not in known and not w.isdigit()), *elsewhere)
 
 
 def _safer(question: Question | None, literal: Any, said: list[Concept]) -> Any:
