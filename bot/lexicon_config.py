@@ -71,6 +71,10 @@ def load_lexicon(path: Path, flow: Flow) -> Lexicon:
     for c in concepts:
         vocabulary |= {w for p in c.phrases for w in p.lower().split()}
         vocabulary |= {w for p in c.patterns for w in pattern_words(p)}
+    for phrases, patterns in intents.values():  # typos in "shoudl", "yeas ago", "bddy" too
+        vocabulary |= {w for p in phrases for w in p.lower().split()}
+        vocabulary |= {w for p in patterns for w in pattern_words(p)}
+    vocabulary |= {w for r in _context(model.context) for w in r.phrase.lower().split()}
     return Lexicon(
         lang=model.lang, concepts=concepts, intents=intents, context=_context(model.context),
         answer_words=frozenset(w.lower() for w in model.answer_words),

@@ -36,6 +36,7 @@ CONTRACTIONS = ("cant", "cannot", "dont", "didnt", "doesnt", "wont", "isnt", "wa
                 "werent", "havent", "hasnt", "hadnt", "aint", "couldnt", "wouldnt", "shouldnt",
                 "im", "ive", "its", "id", "ill", "youre", "theyre", "thats", "whats", "lets",
                 "gonna", "wanna", "gotta", "hes", "shes", "theres", "ill", "youll", "weve")  # fmt: skip
+PARTIAL_SCOPE = 4  # "can't walk far": the limit is said right next to the inability
 _WORD = re.compile(r"[a-z]+")
 _IS = re.compile(r"\b(it|that|what|there|he|she|let|here|who|where)'s\b")
 _LOCK = threading.Lock()
@@ -98,15 +99,29 @@ def _corrected(text: str, vocabulary: tuple[str, ...], protected: frozenset[str]
 def _fix_cached(word: str, vocabulary: tuple[str, ...], protected: frozenset[str]) -> str:
     if len(word) < 4 or word in protected or word in vocabulary:
         return word
-    if len(word) == 4:  # short words: only swapped letters ("pian"), never another word
-        swapped = [v for v in vocabulary if len(v) == 4 and sorted(v) == sorted(word)]
-        return swapped[0] if len(swapped) == 1 else word
+    if len(word) == 4:  # short words: swapped letters ("pian") or one dropped ("chet", "niht")
+        near = [v for v in vocabulary if v[0] == word[0] and _swapped_or_dropped(word, v)]
+        return near[0] if len(near) == 1 else word
     limit = 2 if len(word) >= 9 else 1
     candidates = [v for v in vocabulary if v[0] == word[0] and abs(len(v) - len(word)) <= limit]
-    best = process.extractOne(
-        word, candidates, scorer=DamerauLevenshtein.distance, score_cutoff=limit
+    found = process.extract(word, candidates, scorer=DamerauLevenshtein.distance,
+                            score_cutoff=limit, limit=None)  # fmt: skip
+    if not found:
+        return word
+    best = min(score for _, score, _ in found)
+    nearest = [str(v) for v, score, _ in found if score == best]
+    # "sgins" is "signs" (swapped letters), not "shins"; "swelld" is "swelled" (a dropped
+    # letter), not "swells": prefer those, the commonest typos, over a changed letter.
+    likely = [v for v in nearest if _swapped_or_dropped(word, v)]
+    return (likely or nearest)[0]
+
+
+def _swapped_or_dropped(word: str, target: str) -> bool:
+    if len(target) == len(word):
+        return sorted(target) == sorted(word) and DamerauLevenshtein.distance(word, target) == 1
+    return len(target) == len(word) + 1 and any(
+        target[:i] + target[i + 1 :] == word for i in range(len(target))
     )
-    return str(best[0]) if best else word
 
 
 def _fix(word: str, vocabulary: tuple[str, ...], protected: frozenset[str]) -> str:

@@ -1,0 +1,224 @@
+"""Red-flag recall and false alarms per concept, menu answers, and the in-process cost per message.
+
+Run: `.venv/bin/python bench/understanding.py [--seed 7] [--variants 4]`. Three sets of texts:
+- the corpus (tests/corpus/*.yaml) as written;
+- generated variants of every corpus text: filler before and after, one typo in a word of 5+
+  letters, both at once (the expected reading is the original's);
+- generated context: symptom terms (written here, not taken from the lexicon) said as present
+  ("I've got X") and as not present ("no X", "never had X", "my dad has X", "if I get X ...",
+  "X years ago, fine now").
+Recall = texts that should raise the concept and do; false-alarm rate = texts that should not
+raise it and do, over all texts that should not. Targets: recall 100%, false alarms <= 2%, menu
+answers 100% right (read exactly, on the fast path, never confirmed). Exit 1 when a target fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.config import load_config  # noqa: E402
+from bot.core.engine import advance  # noqa: E402
+from bot.core.model import Conversation, Inbound, Patient, Playbook  # noqa: E402
+from bot.core.understanding import understand  # noqa: E402
+from bot.nlp import _corrected, _pipeline, plain  # noqa: E402
+
+FILLER_BEFORE = ["hey sorry to bug you,", "ok so", "quick question -", "hi there!", "um",
+                 "so yesterday after my run", "not sure if this matters but", "fyi", "lol ok"]  # fmt: skip
+FILLER_AFTER = ["thanks", "is that normal?", "sorry for the long text", "what should I do",
+                "anyway", "fyi", "ty!", "just letting you know", "🙏"]  # fmt: skip
+# Symptom terms for the generated context set, per concept (fresh wording, not the lexicon's).
+TERMS = {
+    "chest_breathing": ["chest pain", "tightness in my chest", "trouble breathing",
+                        "shortness of breath"],
+    "calf_swollen_warm": ["a swollen calf", "a blood clot in my leg", "a hot red calf"],
+    "numb_tingling_weak": ["numbness in my foot", "tingling in my toes", "pins and needles"],
+    "fever_sweats_weight": ["a fever", "night sweats"],
+    "general_emergency": ["a stroke"],
+}  # fmt: skip
+PRESENT = ["I've got {t}", "having {t} right now", "I have {t} today", "{t} since this morning"]
+ABSENT = ["no {t}", "I don't have {t}", "never had {t}", "my dad has {t}",
+          "if I get {t} what should I do", "{t} years ago, all fine now", "my wife has {t}",
+          "haven't had any {t}", "what are the signs of {t}?"]  # fmt: skip
+
+
+def corpus() -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for path in sorted((ROOT / "tests" / "corpus").glob("*.yaml")):
+        out += yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    return out
+
+
+def typo(text: str, rng: random.Random) -> str:
+    words = text.split()
+    long = [i for i, w in enumerate(words) if len(w) >= 5 and w.isalpha()]
+    if not long:
+        return text
+    i = rng.choice(long)
+    w, j = words[i], rng.randrange(1, len(words[i]) - 1)
+    kind = rng.choice(("swap", "drop", "double"))
+    words[i] = (w[:j] + w[j + 1] + w[j] + w[j + 2 :] if kind == "swap" else
+                w[:j] + w[j + 1 :] if kind == "drop" else w[:j] + w[j] + w[j:])  # fmt: skip
+    return " ".join(words)
+
+
+def variants(
+    case: dict[str, Any], rng: random.Random, n: int, misspelled: bool
+) -> list[dict[str, Any]]:
+    """Filler before/after and one typo; a text already misspelled gets filler only."""
+    out = []
+    for _ in range(n):
+        before, after = rng.choice(FILLER_BEFORE), rng.choice(FILLER_AFTER)
+        texts = [f"{before} {case['text']}", f"{case['text']} {after}"]
+        if not misspelled:
+            texts += [typo(case["text"], rng), f"{before} {typo(case['text'], rng)} {after}"]
+        out += [{**case, "text": text} for text in texts]
+    return out
+
+
+def misspelled(book: Playbook, text: str) -> bool:
+    """The corpus's own typo cases (the reader corrects a word in them)."""
+    lexicon = book.lexicons["en"]
+    _, vocabulary, _ = _pipeline(lexicon)
+    return _corrected(plain(text), vocabulary, lexicon.protected) != plain(text)
+
+
+def context_cases() -> list[dict[str, Any]]:
+    out = []
+    for concept, terms in TERMS.items():
+        for term in terms:
+            out += [{"text": p.format(t=term), "expect": {"flags": [concept]}} for p in PRESENT]
+            out += [{"text": p.format(t=term), "expect": {"flags": []}} for p in ABSENT]
+    return out
+
+
+def score(book: Playbook, cases: list[dict[str, Any]]) -> tuple[dict[str, Counter[str]], list[str]]:
+    """Per concept: tp, fn, fp, tn over the cases that state `flags`."""
+    lexicon = book.lexicons["en"]
+    counts: dict[str, Counter[str]] = {c.id: Counter() for c in lexicon.concepts if c.red_flag}
+    misses = []
+    for case in cases:
+        expect = case["expect"]
+        if "flags" not in expect:
+            continue
+        q = book.flow.question(case["question"]) if case.get("question") else None
+        got = set(
+            understand(case["text"], q, lexicon, book.reader, keywords=book.keywords.all).flags
+        )
+        want = set(expect["flags"])
+        for concept, c in counts.items():
+            key = ("tp" if concept in got else "fn") if concept in want else (
+                "fp" if concept in got else "tn")  # fmt: skip
+            c[key] += 1
+        if not got >= want:
+            misses.append(f"MISSED {sorted(want - got)}: {case['text']!r}")
+        # A different red flag than expected still escalates: count only fires with none expected.
+        if got - want and not want:
+            misses.append(f"FALSE ALARM {sorted(got - want)}: {case['text']!r}")
+    return counts, misses
+
+
+def table(name: str, counts: dict[str, Counter[str]]) -> tuple[float, float]:
+    print(f"\n### {name}\n\n| concept | positives | recall | negatives | false alarms | rate |")
+    print("|---|---:|---:|---:|---:|---:|")
+    total: Counter[str] = Counter()
+    for concept, c in counts.items():
+        total += c
+        pos, neg = c["tp"] + c["fn"], c["fp"] + c["tn"]
+        recall = f"{100 * c['tp'] / pos:.0f}%" if pos else "-"
+        print(f"| {concept} | {pos} | {recall} | {neg} | {c['fp']} | {100 * c['fp'] / neg:.1f}% |")
+    recall = total["tp"] / max(1, total["tp"] + total["fn"])
+    alarms = total["fp"] / max(1, total["fp"] + total["tn"])
+    print(f"| **all** | {total['tp'] + total['fn']} | **{100 * recall:.1f}%** | "
+          f"{total['fp'] + total['tn']} | {total['fp']} | **{100 * alarms:.2f}%** |")  # fmt: skip
+    return recall, alarms
+
+
+def menu_answers(book: Playbook) -> tuple[int, int]:
+    right = total = 0
+    words = {"yes_no": ["y", "Y", "yes", "YES", "yeah", "yep", "n", "N", "no", "nope"],
+             "integer": None, "ktw": ["L 9 R 12", "9", "left 10 right 11", "skip"]}  # fmt: skip
+    for q in book.flow.questions.values():
+        if q.kind in ("single", "multi"):
+            nums = [str(n) for n in q.numbers]
+            texts = nums + ([" ".join(c) for c in combinations(nums[:-1], 2)] +
+                            [", ".join(c) for c in combinations(nums[:-1], 2)]
+                            if q.kind == "multi" else [])  # fmt: skip
+        elif q.kind == "integer":
+            texts = [str(n) for n in range(q.lo, q.hi + 1)]
+        else:
+            texts = words[q.kind] or []
+        for text in texts:
+            total += 1
+            r = understand(text, q, book.lexicons["en"], book.reader, keywords=book.keywords.all)
+            right += r.answer == q.parse(text) and r.fast and not r.confirm and not r.flags
+    return right, total
+
+
+def timing(book: Playbook, texts: list[str]) -> dict[str, float]:
+    now = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
+    patient = Patient("+19495550123", conversation=Conversation(step="age", last_at=now))
+    samples = []
+    for _ in range(5):
+        for text in texts:
+            t0 = time.perf_counter()
+            advance(patient, Inbound(text), book, now)
+            samples.append((time.perf_counter() - t0) * 1000)
+    samples.sort()
+    return {"n": len(samples), "p50": statistics.median(samples),
+            "p99": samples[int(len(samples) * 0.99)], "max": samples[-1]}  # fmt: skip
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--variants", type=int, default=3, help="rounds of variants per corpus text")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    book = load_config(ROOT / "config").playbook
+    print(f"config and medspaCy loaded in {time.perf_counter() - t0:.2f} s")
+    rng = random.Random(args.seed)
+    cases = corpus()
+    generated = [v for case in cases
+                 for v in variants(case, rng, args.variants, misspelled(book, case["text"]))]  # fmt: skip
+    results = []
+    for name, group in (("corpus", cases), ("generated variants (filler, typos)", generated),
+                        ("generated context (present vs negated/past/other/hypothetical)",
+                         context_cases())):  # fmt: skip
+        counts, misses = score(book, group)
+        results.append(
+            table(f"{name}: {len([c for c in group if 'flags' in c['expect']])} texts", counts)
+        )
+        for line in [m for m in misses if m.startswith("MISSED")][:12] + [
+            m for m in misses if m.startswith("FALSE")][:12]:  # fmt: skip
+            print(f"- {line}")
+    right, total = menu_answers(book)
+    print(f"\nmenu answers read exactly, fast path, never confirmed: {right}/{total}")
+    free = [c["text"] for c in cases if len(c["text"].split()) > 2]
+    t = timing(book, free)
+    print(f"in-process advance() per free-text message ({t['n']:.0f} runs): p50 {t['p50']:.2f} ms, "
+          f"p99 {t['p99']:.2f} ms, max {t['max']:.2f} ms")  # fmt: skip
+    menu = timing(book, ["1", "0", "yes", "34", "7"])
+    print(
+        f"in-process advance() per menu answer: p50 {menu['p50']:.3f} ms, p99 {menu['p99']:.3f} ms"
+    )
+    ok = all(r >= 1.0 and a <= 0.02 for r, a in results) and right == total and t["p99"] < 5
+    print("targets met" if ok else "TARGETS NOT MET")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
