@@ -65,14 +65,28 @@ end
 """
 
 
-def requests_file(path: Path, patients: int) -> int:
-    """Signed bodies, round-robin over patients so one patient's messages are far apart."""
+# The same answers as people also type them: free text the understanding step reads with the
+# clinical NLP (the menu answers above never reach it).
+FREE_TEXT = {
+    "hi": "hi, my knee hurts when I run, can you help?", "yes": "yes please, let's start",
+    "0": "0, none of those thankfully", "34": "I'm 34", "no": "no, it came on slowly",
+    "1": "1, around the kneecap mostly", "2": "about a 2 right now", "3": "3 on most runs",
+    "L 8 R 12": "L 8 R 12, measured it twice", "7am": "7am works for me",
+}  # fmt: skip
+
+
+def requests_file(path: Path, patients: int, free_share: float = 0.3) -> int:
+    """Signed bodies, round-robin over patients so one patient's messages are far apart.
+
+    `free_share` of the messages are the same answer typed as free text (FREE_TEXT)."""
     validator = RequestValidator(TOKEN)
     script = ["hi", *(text for _, text in answers_with()), "7am"]
     count = 0
     with path.open("w") as out:
-        for step, text in enumerate(script):
+        for step, menu_text in enumerate(script):
             for p in range(patients):
+                free = (p * 7 + step * 13) % 100 < free_share * 100 and menu_text in FREE_TEXT
+                text = FREE_TEXT[menu_text] if free else menu_text
                 params = {"MessageSid": f"SM{step:02d}{p:06d}{'0' * 24}", "From": f"+1949{p:07d}",
                           "To": CLINIC, "Body": text, "NumMedia": "0",
                           "AccountSid": "AC" + "0" * 32}  # fmt: skip
@@ -170,13 +184,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--patients", type=int, default=8000)
     parser.add_argument("--pause-ms", type=int, default=250, help="per connection, paced runs")
+    parser.add_argument(
+        "--free-text",
+        type=float,
+        default=0.3,
+        help="share of messages typed as free text (0 = menu answers only)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
     work = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
     data, lua = work / "requests.tsv", work / "signed.lua"
     lua.write_text(LUA)
-    total = requests_file(data, args.patients)
+    total = requests_file(data, args.patients, args.free_text)
     runs: dict[str, list[dict[str, float]]] = {}
     with RedisServer(args=("--save", "", "--appendonly", "yes")) as redis_server:
         env = {**os.environ, "REDIS_URL": redis_server.url, "TWILIO_AUTH_TOKEN": TOKEN,
@@ -221,7 +241,7 @@ def report(args: argparse.Namespace, runs: dict[str, list[dict[str, float]]], to
     )
     print(f"gunicorn -w {args.workers} --threads {args.threads}; wrk -t 2 -c {args.connections} "
           f"-d {args.seconds}s x {args.rounds} alternating rounds; {total} distinct signed "
-          f"requests; {patients} patients stored")  # fmt: skip
+          f"requests ({args.free_text:.0%} free text); {patients} patients stored")  # fmt: skip
     print("| endpoint | req/s (median) | p50 ms | p99 ms | app CPU ms/req | Redis CPU ms/req "
           "| requests | non-2xx |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")

@@ -3,9 +3,13 @@ callback and opt-out intent, and "not sure" guidance that points to the safe ans
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import pytest
 
 from bot import keys
+from bot.core.understanding import understand
 from bot.runtime import Runtime
 from tests.conftest import EXERCISES_PATH, Phone, answers_with
 
@@ -145,3 +149,14 @@ def test_not_sure_points_to_the_safe_answer(phone: Phone, qid: str, safe: str) -
     answer_up_to(phone, qid)
     phone.send("not sure")
     assert safe in phone.last_reply
+
+
+def test_reading_a_message_logs_nothing_of_it(
+    config: Any, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = "my calf is swollen and Zanzibar-warm since the marathon"
+    book = config.playbook
+    understand(secret, None, book.lexicons["en"], book.reader)
+    out, err = capfd.readouterr()
+    assert "Zanzibar" not in out + err + caplog.text
