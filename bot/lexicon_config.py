@@ -22,6 +22,9 @@ from bot.core.lexicon import (
 from bot.core.triage import Rules
 from bot.errors import ConfigError
 
+GAP_STOPS = (".", "!", "?", ";", "but", "though", "although", "tho", "however", "except", "yet",
+             "whereas")  # fmt: skip
+TYPO_CONTEXTS = ("hypothetical", "historical", "terminate", "affirm")
 MIN_PHRASES = 3  # plain phrasings per red-flag concept, at least
 MIN_PHRASINGS = 5  # phrases and patterns together, at least
 
@@ -57,8 +60,9 @@ def load_lexicon(path: Path, flow: Flow) -> Lexicon:
                  for e in err.errors()]  # fmt: skip
         raise ConfigError("\n".join(lines)) from err
     words = {**model.words, **model.intent_words}
+    # A pattern's gap never skips a negation, a "but", or the end of a sentence.
     negations = [p.replace("'", "") for p in (*model.context.negated.forward, *model.context.negated.both)
-                 if " " not in p]  # fmt: skip
+                 if " " not in p] + [*GAP_STOPS]  # fmt: skip
     concepts = tuple(
         _concept(c, words, negations, flow, f"{path}: concept {c.id}") for c in model.concepts
     )
@@ -74,7 +78,10 @@ def load_lexicon(path: Path, flow: Flow) -> Lexicon:
     for phrases, patterns in intents.values():  # typos in "shoudl", "yeas ago", "bddy" too
         vocabulary |= {w for p in phrases for w in p.lower().split()}
         vocabulary |= {w for p in patterns for w in pattern_words(p)}
-    vocabulary |= {w for r in _context(model.context) for w in r.phrase.lower().split()}
+    # Typos are read as context words too ("shoudl I", "yeas ago", "0 excpet"), but never as
+    # negations or relatives: "my bother chest pain" must not become "my brother['s] chest pain".
+    vocabulary |= {w for r in _context(model.context) if r.category in TYPO_CONTEXTS
+                   for w in r.phrase.lower().split()}  # fmt: skip
     return Lexicon(
         lang=model.lang, concepts=concepts, intents=intents, context=_context(model.context),
         answer_words=frozenset(w.lower() for w in model.answer_words),

@@ -102,7 +102,7 @@ def _fix_cached(word: str, vocabulary: tuple[str, ...], protected: frozenset[str
     if len(word) == 4:  # short words: swapped letters ("pian") or one dropped ("chet", "niht")
         near = [v for v in vocabulary if v[0] == word[0] and _swapped_or_dropped(word, v)]
         return near[0] if len(near) == 1 else word
-    limit = 2 if len(word) >= 9 else 1
+    limit = 1  # two edits turn real words into symptoms ("radiating" -> "radiation")
     candidates = [v for v in vocabulary if v[0] == word[0] and abs(len(v) - len(word)) <= limit]
     found = process.extract(word, candidates, scorer=DamerauLevenshtein.distance,
                             score_cutoff=limit, limit=None)  # fmt: skip

@@ -73,7 +73,7 @@ def test_an_outcome_that_disagrees_with_triage_fails(
 
 
 def test_an_unknown_word_group_names_the_fix(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    edit(cfg, '- "CHEST ~3 CHEST_FEEL"', '- "CHEST ~3 CHEST_FEELS"')
+    edit(cfg, '- "CHEST ~5 CHEST_FEEL"', '- "CHEST ~5 CHEST_FEELS"')
     code, out = run(cfg, capsys)
     assert code == 1
     assert "unknown word group CHEST_FEELS" in out and "define the group under `words`" in out

@@ -66,17 +66,15 @@ def compile_pattern(
 ) -> TokenPattern:
     """'CHEST ~3 PAIN' -> spaCy token pattern. CAPS = word group, ~N = up to N words, x? = optional.
 
-    A gap never skips punctuation or a `never_skip` word (negations): "calf isn't swollen" must
-    not match "CALF ~4 SWOLLEN" with the negation hidden inside the match.
+    A gap never skips a `never_skip` word (negations, "but", a full stop): "calf isn't swollen"
+    must not match "CALF ~4 SWOLLEN" with the negation hidden inside the match.
     """
     out: TokenPattern = []
     skip = sorted(never_skip)
     for token in text.split():
         gap = _GAP.match(token)
         if gap:
-            out.append(
-                {"IS_PUNCT": False, "LOWER": {"NOT_IN": skip}, "OP": f"{{0,{gap.group(1)}}}"}
-            )
+            out.append({"LOWER": {"NOT_IN": skip}, "OP": f"{{0,{gap.group(1)}}}"})
         elif token.isupper() and token.replace("_", "").isalpha():
             if token not in words:
                 raise ValueError(f"pattern {text!r}: unknown word group {token}")
