@@ -239,6 +239,8 @@ class LexiconModel(Model):
     words: dict[StrictStr, list[StrictStr]] = {}
     intent_words: dict[StrictStr, list[StrictStr]] = {}
     answer_words: list[StrictStr] = []
+    contrast: list[StrictStr] = []
+    notable: list[StrictStr] = []
     protected: list[StrictStr] = []
     context: ContextModel = ContextModel()
     concepts: list[ConceptModel] = Field(min_length=1)

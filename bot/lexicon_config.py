@@ -71,7 +71,7 @@ def load_lexicon(path: Path, flow: Flow) -> Lexicon:
         name: (tuple(i.phrases), _patterns(i.patterns, words, negations, f"{path}: intents.{name}"))
         for name, i in model.intents.items()
     }
-    vocabulary = {w.lower() for group in words.values() for w in group}
+    vocabulary = {w.lower().replace("'", "") for group in words.values() for w in group}
     for c in concepts:
         vocabulary |= {w for p in c.phrases for w in p.lower().split()}
         vocabulary |= {w for p in c.patterns for w in pattern_words(p)}
@@ -86,9 +86,19 @@ def load_lexicon(path: Path, flow: Flow) -> Lexicon:
         lang=model.lang, concepts=concepts, intents=intents, context=_context(model.context),
         answer_words=frozenset(w.lower() for w in model.answer_words),
         protected=frozenset(w.lower() for w in model.protected),
-        vocabulary=frozenset(w.replace("'", "") for w in vocabulary if w.isalpha() and len(w) >= 4),
+        contrast=frozenset(w.lower() for w in model.contrast),
+        notable=_notable(model),
+        vocabulary=frozenset(w for w in vocabulary if w.isalpha() and len(w) >= 4),
         digest=hashlib.sha256(source.encode()).hexdigest(),
     )  # fmt: skip
+
+
+def _notable(model: LexiconModel) -> frozenset[str]:
+    """Words that make an unexplained part worth confirming: the clinic's list and the concept
+    word groups' words, less the words that come with ordinary answers."""
+    grouped = {w.lower().replace("'", "") for group in model.words.values() for w in group}
+    listed = {w.lower() for w in model.notable}
+    return frozenset((grouped | listed) - {w.lower() for w in model.answer_words})
 
 
 def _patterns(

@@ -51,6 +51,8 @@ class Lexicon:
     context: tuple[ContextRule, ...]
     answer_words: frozenset[str]
     protected: frozenset[str]
+    contrast: frozenset[str] = frozenset()  # "yes BUT ...": the rest may change the answer
+    notable: frozenset[str] = frozenset()  # words that make an unexplained part worth asking about
     vocabulary: frozenset[str] = field(default_factory=frozenset)  # words a typo is read as
     digest: str = ""  # of the source file: one compiled pipeline per lexicon per process
 

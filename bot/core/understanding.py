@@ -72,6 +72,7 @@ class Reading:
     opt_out_maybe: bool = False  # might mean "stop texting me": one line asks
     unsure: bool = False
     unexplained: tuple[str, ...] = ()
+    matters: bool = False  # the unexplained part seems to matter (see Lexicon.contrast/notable)
     safer: Any = None  # what the rest of the text says the answer is, when it disagrees
     fast: bool = False  # menu-only: the NLP was not needed
     concepts: tuple[Concept, ...] = field(default=(), repr=False, compare=False)
@@ -88,7 +89,7 @@ class Reading:
             return False
         if self.safer is not None:
             return True
-        return self.answer is not None and bool(self.unexplained)
+        return self.answer is not None and self.matters
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -97,7 +98,8 @@ class Reading:
                          for m in self.mentions],
             "callback": self.callback, "opt_out": self.opt_out,
             "opt_out_maybe": self.opt_out_maybe, "unsure": self.unsure,
-            "unexplained": list(self.unexplained), "safer": self.safer,
+            "unexplained": list(self.unexplained), "unexplained_matters": self.matters,
+            "safer": self.safer,
             "confirm": self.confirm, "fast_path": self.fast,
         }  # fmt: skip
 
@@ -135,6 +137,7 @@ def understand(
     said = [concepts[m.concept] for m in affirmed if m.concept in concepts]
     intents = {m.concept.removeprefix("intent:") for m in affirmed}
     maybe = {m.concept for m in found.mentions if m.context == "hypothetical"}
+    unexplained = _unexplained(found.leftover, question, lexicon, said)
     return Reading(
         answer=answer,
         error=error,
@@ -144,7 +147,8 @@ def understand(
         opt_out="opt_out" in intents,
         opt_out_maybe="opt_out_maybe" in intents or "intent:opt_out" in maybe,
         unsure=unsure,
-        unexplained=_unexplained(found.leftover, question, lexicon, said),
+        unexplained=unexplained,
+        matters=_matters(text, found.leftover, unexplained, lexicon),
         safer=_safer(question, answer, said),
         concepts=tuple({c.id: c for c in said}.values()),
     )
@@ -178,6 +182,20 @@ def _unexplained(
         f"({c.id})" for c in said if not c.red_flag and question and c.question != question.id
     ]
     return (*(w for w in leftover if w not in known and not w.isdigit()), *elsewhere)
+
+
+def _matters(
+    text: str, leftover: tuple[str, ...], unexplained: tuple[str, ...], lexicon: Lexicon
+) -> bool:
+    """Is the part of an answer nothing explains worth a confirmation?"""
+    words = set(normalize(text).replace("'", "").split())
+    if words & lexicon.contrast and leftover:  # "Y, although it's still achy in the morning"
+        return True
+    return (
+        any(w.startswith("(") for w in unexplained)  # said about another question
+        or any(w in lexicon.notable for w in unexplained)
+        or len(unexplained) >= 3
+    )
 
 
 def _safer(question: Question | None, literal: Any, said: list[Concept]) -> Any:
