@@ -138,7 +138,7 @@ def test_opt_out_in_other_words_is_honoured_and_an_ambiguous_one_asked(
     phone: Phone, runtime: Runtime
 ) -> None:
     phone.send("hi")
-    phone.send("I'm done with this")
+    phone.send("I'm done with this bot")
     assert "Reply STOP" in phone.last_reply and not runtime.store.load(phone.number).opted_out
     phone.send("take me off this list please")
     assert "unsubscribed" in phone.last_reply and runtime.store.load(phone.number).opted_out
