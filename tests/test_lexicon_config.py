@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
@@ -23,60 +22,35 @@ def cfg(tmp_path: Path) -> Path:
     return target
 
 
-def edit(cfg_dir: Path, old: str, new: str) -> None:
+def edit(cfg_dir: Path, old: str, new: str, concept: str = "") -> None:
+    """Replace the first `old` in the lexicon (after the start of `concept`'s entry, if given)."""
     path = cfg_dir / LEXICON
     text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
+    at = text.index(f"  - id: {concept}") if concept else 0
+    assert old in text[at:]
+    path.write_text(text[:at] + text[at:].replace(old, new, 1))
 
 
-def test_a_red_flag_option_without_a_concept_fails(
-    cfg: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("concept", "old", "new", "error"),
+    [("chest_breathing", "option: calf_swollen_warm}", "option: hot_knee_fever}",
+      "red-flag option red_flags: calf_swollen_warm has no concept"),
+     ("cancer_history", '"i had cancer", "history of cancer", "i had chemo", ', "",
+      "concept cancer_history: too few phrasings"),
+     ("cancer_history", '"i had chemo", "cancer survivor", ', "",
+      "concept cancer_history: too few phrasings"),
+     ("night_pain", "outcome: priority_call", "outcome: urgent",
+      "concept night_pain says outcome urgent but triage.yaml gives priority_call"),
+     ("", '- "CHEST ~5 CHEST_FEEL"', '- "CHEST ~5 CHEST_FEELS"',
+      "unknown word group CHEST_FEELS; define the group under `words`")],
+)  # fmt: skip
+def test_check_config_names_what_is_wrong_in_the_lexicon(
+    cfg: Path, capsys: pytest.CaptureFixture[str], concept: str, old: str, new: str, error: str
 ) -> None:
-    edit(
-        cfg,
-        "means: {question: red_flags, option: calf_swollen_warm}",
-        "means: {question: red_flags, option: hot_knee_fever}",
-    )
+    edit(cfg, old, new, concept)
     code, out = run(cfg, capsys)
     assert code == 1
-    assert "red-flag option red_flags: calf_swollen_warm has no concept" in out
-
-
-def test_a_concept_with_too_few_phrasings_fails(
-    cfg: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = cfg / LEXICON
-    text = path.read_text()
-    block = text.index("  - id: cancer_history")
-    start = text.index("    phrases:", block)
-    end = text.index("\n", start)
-    path.write_text(text[:start] + '    phrases: ["i had cancer"]' + text[end:])
-    code, out = run(cfg, capsys)
-    assert code == 1
-    assert "concept cancer_history: too few phrasings" in out
-
-
-def test_an_outcome_that_disagrees_with_triage_fails(
-    cfg: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    text = (cfg / LEXICON).read_text()
-    at = text.index("  - id: night_pain")
-    (cfg / LEXICON).write_text(
-        text[:at] + text[at:].replace("outcome: priority_call", "outcome: urgent", 1)
-    )
-    code, out = run(cfg, capsys)
-    assert code == 1
-    assert re.search(
-        r"concept night_pain says outcome urgent but triage.yaml gives priority_call", out
-    )
-
-
-def test_an_unknown_word_group_names_the_fix(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    edit(cfg, '- "CHEST ~5 CHEST_FEEL"', '- "CHEST ~5 CHEST_FEELS"')
-    code, out = run(cfg, capsys)
-    assert code == 1
-    assert "unknown word group CHEST_FEELS" in out and "define the group under `words`" in out
+    assert error in out
 
 
 def test_bot_understand_prints_the_reading(capsys: pytest.CaptureFixture[str]) -> None:
