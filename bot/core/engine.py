@@ -168,25 +168,21 @@ def _help(turn: Turn) -> Step:
 
 
 def _wants_staff(turn: Turn) -> bool:
-    held = bool(turn.patient.conversation.held)
-    return held or turn.word in turn.book.keywords.human or turn.reading.callback
+    """A call asked for in any words, or the number a web visitor was asked for."""
+    if turn.word in turn.book.keywords.human or turn.reading.callback:
+        return True
+    return bool(turn.patient.conversation.held) and _number_given(turn) is not None
+
+
+def _number_given(turn: Turn) -> Step | None:
+    return callback_reply(turn.patient, turn.text, turn.word, turn.book)
 
 
 def _staff(turn: Turn) -> Step:
-    patient = turn.patient
-    if patient.conversation.held:
-        step = callback_reply(patient, turn.text, turn.word, turn.book)
-        if step is not None:
-            return step.then_before(turn.lead)
-        if not (turn.word in turn.book.keywords.human or turn.reading.callback):
-            return _after_staff(turn)
-    return intake.human(patient, "callback_requested", turn.lead, turn.now)
-
-
-def _after_staff(turn: Turn) -> Step:
-    """The held web number was not given: carry on with the next route that applies."""
-    rest = ROUTES[ROUTES.index(STAFF) + 1 :]
-    return next(route.handler(turn) for route in rest if route.guard(turn))
+    step = _number_given(turn) if turn.patient.conversation.held else None
+    if step is not None:
+        return step.then_before(turn.lead)
+    return intake.human(turn.patient, "callback_requested", turn.lead, turn.now)
 
 
 def _restart(turn: Turn) -> Step:
@@ -230,7 +226,6 @@ def _after_done(turn: Turn) -> Step:
     return Step(turn.patient, (*turn.lead, Reply("after_done", {"outcome": outcome})))
 
 
-STAFF = Route("staff", _wants_staff, _staff)
 ROUTES: tuple[Route, ...] = (
     # fallbacks: they win in every state
     Route("opted_out", lambda t: t.before.opted_out, _opted_out),
@@ -238,7 +233,7 @@ ROUTES: tuple[Route, ...] = (
     Route("opt_out_maybe", _maybe_out, lambda t: Step(t.before, (Reply("opt_out_confirm"),))),
     Route("emergency", _red_flag, _emergency),
     Route("help", lambda t: t.word in t.book.keywords.help, _help),
-    STAFF,
+    Route("staff", _wants_staff, _staff),
     Route("restart", lambda t: t.word in t.book.keywords.restart, _restart),
     # states
     Route("plan", _on_plan, _plan),
