@@ -160,3 +160,11 @@ def test_reading_a_message_logs_nothing_of_it(
     understand(secret, None, book.lexicons["en"], book.reader)
     out, err = capfd.readouterr()
     assert "Zanzibar" not in out + err + caplog.text
+
+
+def test_a_confirmation_can_be_answered_in_words(phone: Phone) -> None:
+    answer_up_to(phone, "pain_run")
+    phone.send("5, but my knee clicks and grinds a lot")
+    assert "Just to check, I read that as: 5" in phone.last_reply
+    phone.send("yes that's right")
+    assert "next morning" in phone.last_reply  # on to the settles question

@@ -67,7 +67,7 @@ def answer(patient: Patient, q: Question, text: str, reading: Reading, book: Pla
 
 def _settle_pending(patient: Patient, q: Question, pending: Any, text: str, reading: Reading,
                     book: Playbook, now: datetime) -> Step | None:  # fmt: skip
-    if not reading.fast:
+    if reading.concepts:  # something new was said: read it as a new answer
         return None
     try:
         said_yes = parse_yes_no(text)
