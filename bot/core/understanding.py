@@ -136,6 +136,9 @@ def understand(
     affirmed = [m for m in found.mentions if _counts(m, concepts.get(m.concept))]
     said = [concepts[m.concept] for m in affirmed if m.concept in concepts]
     intents = {m.concept.removeprefix("intent:") for m in affirmed}
+    # "Could someone call me?" is asked as a question and still asks for a call.
+    if any(m.concept == "intent:callback" and m.context == "hypothetical" for m in found.mentions):
+        intents.add("callback")
     maybe = {m.concept for m in found.mentions if m.context == "hypothetical"}
     unexplained = _unexplained(found.leftover, question, lexicon, said)
     return Reading(
