@@ -10,8 +10,9 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from bot.errors import AnswerError, BotError, ConfigError
+from bot.errors import BotError, ConfigError
 from bot.settings import Settings
 
 
@@ -36,6 +37,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_triage(args: argparse.Namespace) -> int:
     from bot.config import load_config
     from bot.core.triage import missing_answers
+    from bot.core.understanding import red_flag_outcome, understand
 
     config = load_config(_settings(args).config_dir)
     try:
@@ -49,19 +51,26 @@ def cmd_triage(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    flow = config.playbook.flow
-    today = datetime.now(config.clinic.zone).date()  # "since March" counts to the clinic's today
-    answers = {}
+    book = config.playbook
+    flow = book.flow
+    answers: dict[str, Any] = {}
+    said: list[Any] = []
     for qid, text in raw.items():
         if qid not in flow.questions:
             known = ", ".join(flow.questions)
             print(f"error: unknown question id {qid!r}; known ids: {known}", file=sys.stderr)
             return 2
-        try:
-            answers[qid] = flow.question(qid).parse(str(text), today=today)
-        except AnswerError as err:
-            print(f"error: {qid}: cannot understand {text!r} ({err})", file=sys.stderr)
+        # Read as in a conversation: the safer reading wins, and a red flag said anywhere counts.
+        reading = understand(str(text), flow.question(qid), book.lexicons.get("en"), book.reader)
+        if reading.value is None:
+            print(f"error: {qid}: cannot understand {text!r} ({reading.error})", file=sys.stderr)
             return 2
+        answers[qid] = reading.value
+        said += [c for c in reading.concepts if c.red_flag]
+    if said:
+        flagged, _ = red_flag_outcome(flow, book.rules, answers, said)
+        print(json.dumps(flagged.to_json()))
+        return 0
     if missing := missing_answers(flow, config.playbook.rules, answers):
         print(f"error: the rules need answers to {', '.join(missing)}; add them to "
               f"{args.answers} (questions not asked on this path are left out)", file=sys.stderr)  # fmt: skip

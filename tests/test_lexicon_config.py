@@ -64,3 +64,15 @@ def test_bot_understand_prints_the_reading(capsys: pytest.CaptureFixture[str]) -
 def test_bot_understand_names_an_unknown_question(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["understand", "hi", "--question", "nope"]) == 2
     assert "known ids: consent" in capsys.readouterr().err
+
+
+def test_bot_triage_reads_free_text_like_the_conversation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import EXERCISES_PATH
+
+    replies = dict(EXERCISES_PATH) | {"red_flags": "0, although my calf is warm and swollen"}
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps(replies))
+    assert main(["triage", "--answers", str(answers)]) == 0
+    assert json.loads(capsys.readouterr().out)["outcome"] == "urgent"  # not the home program

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from bot.core import intake
 from bot.core.answers import clean, keyword_of
@@ -27,10 +28,8 @@ from bot.core.model import (
     Step,
 )
 from bot.core.triage import Outcome
-from bot.core.understanding import Reading, understand
+from bot.core.understanding import Reading, red_flag_outcome, understand
 
-FREE_TEXT_RULE = "emergency_free_text"
-SEVERITY = ("emergency", "urgent", "priority_call")
 TEMPLATES = (
     "greeting", "reprompt", "help", "opted_out", "opted_in", "media_only", "empty", "expired",
     "restarting", "callback_requested", "too_many_invalid", "after_done", "no_plan",
@@ -131,31 +130,10 @@ def _emergency(turn: Turn) -> Step:
                          turn.book, turn.now)  # fmt: skip
 
 
-def _red_flag_outcome(turn: Turn) -> tuple[Outcome, dict[str, object]]:
+def _red_flag_outcome(turn: Turn) -> tuple[Outcome, dict[str, Any]]:
     book, conv = turn.book, turn.patient.conversation
     answers = book.flow.upgrade(conv.answers) if conv.in_questionnaire else {}
-    general = False
-    for concept in turn.reading.concepts:
-        if not concept.red_flag:
-            continue
-        if concept.question is None:
-            general = general or concept.outcome == "emergency"
-            continue
-        q = book.flow.question(concept.question)
-        if q.kind == "multi":
-            held = answers.get(q.id)
-            picked = [*(held if isinstance(held, list) else []), concept.value]
-            answers[q.id] = [o for o in q.option_ids() if o in picked]
-        else:
-            answers[q.id] = concept.value
-    outcome = book.rules.evaluate_early(answers)
-    if general and (outcome is None or outcome.level != "emergency"):
-        outcome = Outcome("emergency", FREE_TEXT_RULE, ("you described a possible emergency",))
-    if outcome is None:  # check-config proves each red-flag concept has an early rule
-        level = min((c.outcome or "urgent" for c in turn.reading.concepts if c.red_flag),
-                    key=SEVERITY.index)  # fmt: skip
-        outcome = Outcome(level, FREE_TEXT_RULE, ("you described a symptom to check today",))
-    return outcome, answers
+    return red_flag_outcome(book.flow, book.rules, answers, turn.reading.concepts)
 
 
 def _help(turn: Turn) -> Step:

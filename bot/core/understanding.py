@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.core.answers import _TENS, _UNITS, NO, NONE_WORDS, UNSURE, YES, normalize
-from bot.core.flow import Question
+from bot.core.flow import Flow, Question
 from bot.core.lexicon import AFFIRMED, Concept, Lexicon
+from bot.core.triage import Outcome, Rules
 from bot.errors import AnswerError
 
+FREE_TEXT_RULE = "emergency_free_text"
+SEVERITY = ("emergency", "urgent", "priority_call")
 MENU_WORDS = frozenset(
     {*YES, *NO, *NONE_WORDS, *_UNITS, *_TENS, "and", "&", "or", "l", "r", "left", "right", "cm",
      "out", "of", "hundred", "plus", "then"}
@@ -214,3 +217,30 @@ def _safer(question: Question | None, literal: Any, said: list[Concept]) -> Any:
         return merged if merged != literal else None
     worst = next((v for v in mine if question.is_red_flag(v)), mine[0])
     return worst if worst != literal else None
+
+
+def red_flag_outcome(
+    flow: Flow, rules: Rules, answers: dict[str, Any], concepts: Iterable[Concept]
+) -> tuple[Outcome, dict[str, Any]]:
+    """Red flags said in free text, acted on as if their options were answered: the outcome the
+    triage rules give (or 911 for an emergency no option names), and the answers it rests on."""
+    answers = dict(answers)
+    said = [c for c in concepts if c.red_flag]
+    for concept in said:
+        if concept.question is None:
+            continue
+        q = flow.question(concept.question)
+        if q.kind == "multi":
+            held = answers.get(q.id)
+            picked = [*(held if isinstance(held, list) else []), concept.value]
+            answers[q.id] = [o for o in q.option_ids() if o in picked]
+        else:
+            answers[q.id] = concept.value
+    outcome = rules.evaluate_early(answers)
+    general = any(c.question is None and c.outcome == "emergency" for c in said)
+    if general and (outcome is None or outcome.level != "emergency"):
+        outcome = Outcome("emergency", FREE_TEXT_RULE, ("you described a possible emergency",))
+    if outcome is None:  # check-config proves each red-flag concept has an early rule
+        level = min((c.outcome or "urgent" for c in said), key=SEVERITY.index)
+        outcome = Outcome(level, FREE_TEXT_RULE, ("you described a symptom to check today",))
+    return outcome, answers
