@@ -225,6 +225,7 @@ class ContextModel(Model):
     hypothetical: DirectionsModel = DirectionsModel()
     other_person: DirectionsModel = DirectionsModel()
     partial: DirectionsModel = DirectionsModel()
+    pseudo: DirectionsModel = DirectionsModel()
     affirm: DirectionsModel = DirectionsModel()
     terminate: list[StrictStr] = []
 

@@ -174,7 +174,8 @@ def _check_coverage(concepts: tuple[Concept, ...], flow: Flow, path: Path) -> No
 
 def _context(model: ContextModel) -> tuple[ContextRule, ...]:
     rules: list[ContextRule] = []
-    for category in ("negated", "historical", "hypothetical", "other_person", "partial", "affirm"):
+    for category in ("negated", "historical", "hypothetical", "other_person", "partial", "pseudo",
+                     "affirm"):  # fmt: skip
         directions = getattr(model, category)
         for direction in ("forward", "backward", "both"):
             rules += [ContextRule(category, p, direction) for p in getattr(directions, direction)]

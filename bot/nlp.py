@@ -28,7 +28,7 @@ for _name in ("PyRuSH", "medspacy", "quickumls"):
 
 CATEGORY = {"negated": "NEGATED_EXISTENCE", "historical": "HISTORICAL",
             "hypothetical": "HYPOTHETICAL", "other_person": "FAMILY", "partial": "PARTIAL",
-            "terminate": "TERMINATE", "affirm": "AFFIRM"}  # fmt: skip
+            "terminate": "TERMINATE", "affirm": "AFFIRM", "pseudo": "PSEUDO"}  # fmt: skip
 CONTEXT_OF = {v: k for k, v in CATEGORY.items()}
 # Which context wins when several apply to one mention (all of them mean "not affirmed").
 PRECEDENCE = ("other_person", "hypothetical", "negated", "historical", "partial")
@@ -38,6 +38,7 @@ CONTRACTIONS = ("cant", "cannot", "dont", "didnt", "doesnt", "wont", "isnt", "wa
                 "gonna", "wanna", "gotta", "hes", "shes", "theres", "ill", "youll", "weve")  # fmt: skip
 PARTIAL_SCOPE = 4  # "can't walk far": the limit is said right next to the inability
 _WORD = re.compile(r"[a-z]+")
+_SYMBOLS = re.compile(r"[^\w\s.,;:!?'/&-]+")
 _IS = re.compile(r"\b(it|that|what|there|he|she|let|here|who|where)'s\b")
 _LOCK = threading.Lock()
 
@@ -45,6 +46,8 @@ _LOCK = threading.Lock()
 def plain(text: str) -> str:
     """Lower case, apostrophes dropped (can't -> cant), 'can not' -> 'cannot'."""
     text = text.lower().replace("’", "'").replace("‘", "'")
+    text = _SYMBOLS.sub(" ", text)  # emoji and symbols carry no clinical words (and a run of
+    # 1,600 of them costs spaCy's tokenizer a third of a second)
     text = _IS.sub(r"\1s", text)  # it's -> its (one word), but my wife's calf -> my wife s calf
     text = text.replace("'s ", " s ").replace("'", "")
     text = re.sub(r"(?<=[a-z])[-_/](?=[a-z])", " ", text)  # chest-pain, numb/tingly
@@ -85,6 +88,7 @@ def _mention(ent: Any, partial_ok: frozenset[str]) -> Mention:
         found.add(CONTEXT_OF.get(mod.category, mod.category))
     if "affirm" in found:  # "never felt chest pain like this": a pseudo-negation
         found = set()
+    found.discard("pseudo")  # "no my chest hurts": the longer match took the place of "no"
     if ent.label_ not in partial_ok:
         found.discard("partial")
     context = next((c for c in PRECEDENCE if c in found), AFFIRMED)

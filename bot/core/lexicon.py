@@ -36,7 +36,7 @@ class Concept:
 
 @dataclass(frozen=True)
 class ContextRule:
-    category: str  # one of CONTEXTS, "terminate" or "affirm"
+    category: str  # one of CONTEXTS, "terminate", "pseudo" or "affirm"
     phrase: str
     direction: str  # forward | backward | both
 

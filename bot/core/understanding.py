@@ -11,12 +11,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.core.answers import _TENS, _UNITS, NO, NONE_WORDS, UNSURE, YES, normalize
+from bot.core.answers import _TENS, _UNITS, NO, NONE_WORDS, UNSURE, YES, clean, normalize
 from bot.core.flow import Flow, Question
 from bot.core.lexicon import AFFIRMED, Concept, Lexicon
 from bot.core.triage import Outcome, Rules
 from bot.errors import AnswerError
 
+READ_LIMIT = 1600  # a long SMS, concatenated (Twilio's limit): a red flag at the end still counts
 FREE_TEXT_RULE = "emergency_free_text"
 SEVERITY = ("emergency", "urgent", "priority_call")
 MENU_WORDS = frozenset(
@@ -130,11 +131,12 @@ def understand(
     lang: str = "en",
 ) -> Reading:
     """The reading of `text` asked at `question` (None: no question is open)."""
+    text = clean(text)
     answer, error = _literal(question, text)
     unsure = is_unsure(text)
     if lexicon is None or menu_only(text, keywords):
         return Reading(answer, error, unsure=unsure, fast=True)
-    found = reader.read(text[:1000], lang)
+    found = reader.read(text[:READ_LIMIT], lang)
     concepts = {c.id: c for c in lexicon.concepts}
     affirmed = [m for m in found.mentions if _counts(m, concepts.get(m.concept))]
     said = [concepts[m.concept] for m in affirmed if m.concept in concepts]
