@@ -24,7 +24,7 @@ from bot.errors import ConfigError
 
 GAP_STOPS = (".", "!", "?", ";", "but", "though", "although", "tho", "however", "except", "yet",
              "whereas")  # fmt: skip
-TYPO_CONTEXTS = ("hypothetical", "historical", "terminate", "affirm")
+TYPO_CONTEXTS = ("hypothetical", "historical", "terminate", "affirm", "pseudo")
 MIN_PHRASES = 3  # plain phrasings per red-flag concept, at least
 MIN_PHRASINGS = 5  # phrases and patterns together, at least
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -18,7 +19,7 @@ from loguru import logger
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
-from bot.core.lexicon import AFFIRMED, Lexicon
+from bot.core.lexicon import AFFIRMED, Lexicon, pattern_words
 from bot.core.understanding import Found, Mention
 
 # PyRuSH logs each message's tokens at DEBUG through loguru: nothing may log message bodies.
@@ -105,7 +106,7 @@ def _fix_cached(word: str, vocabulary: tuple[str, ...], protected: frozenset[str
         return word
     if len(word) == 4:  # short words: swapped letters ("pian") or one dropped ("chet", "niht")
         near = [v for v in vocabulary if v[0] == word[0] and _swapped_or_dropped(word, v)]
-        return near[0] if len(near) == 1 else word
+        return near[0] if near else word
     limit = 1  # two edits turn real words into symptoms ("radiating" -> "radiation")
     candidates = [v for v in vocabulary if v[0] == word[0] and abs(len(v) - len(word)) <= limit]
     found = process.extract(word, candidates, scorer=DamerauLevenshtein.distance,
@@ -113,7 +114,7 @@ def _fix_cached(word: str, vocabulary: tuple[str, ...], protected: frozenset[str
     if not found:
         return word
     best = min(score for _, score, _ in found)
-    nearest = [str(v) for v, score, _ in found if score == best]
+    nearest = sorted((str(v) for v, score, _ in found if score == best), key=vocabulary.index)
     # "sgins" is "signs" (swapped letters), not "shins"; "swelld" is "swelled" (a dropped
     # letter), not "swells": prefer those, the commonest typos, over a changed letter.
     likely = [v for v in nearest if _swapped_or_dropped(word, v)]
@@ -171,7 +172,11 @@ def _build(lexicon: Lexicon) -> tuple[Any, tuple[str, ...], frozenset[str]]:
     )
     context.add(rules)
     partial_ok = frozenset(c.id for c in lexicon.concepts if c.partial)
-    return nlp, tuple(sorted(lexicon.vocabulary)), partial_ok
+    # When a typo is as close to two words, the one more word groups use wins ("hurs" is "hurts",
+    # in three symptom groups, rather than "hours").
+    uses = Counter(w for c in lexicon.concepts for p in c.patterns for w in pattern_words(p))
+    vocabulary = tuple(sorted(lexicon.vocabulary, key=lambda w: (-uses[w], w)))
+    return nlp, vocabulary, partial_ok
 
 
 def _targets(
