@@ -10,10 +10,14 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import BotError, ConfigError
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.core.lexicon import Concept
+    from bot.core.model import Playbook
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -37,7 +41,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_triage(args: argparse.Namespace) -> int:
     from bot.config import load_config
     from bot.core.triage import missing_answers
-    from bot.core.understanding import red_flag_outcome, understand
+    from bot.core.understanding import red_flag_outcome
 
     config = load_config(_settings(args).config_dir)
     try:
@@ -53,20 +57,10 @@ def cmd_triage(args: argparse.Namespace) -> int:
         return 2
     book = config.playbook
     flow = book.flow
-    answers: dict[str, Any] = {}
-    said: list[Any] = []
-    for qid, text in raw.items():
-        if qid not in flow.questions:
-            known = ", ".join(flow.questions)
-            print(f"error: unknown question id {qid!r}; known ids: {known}", file=sys.stderr)
-            return 2
-        # Read as in a conversation: the safer reading wins, and a red flag said anywhere counts.
-        reading = understand(str(text), flow.question(qid), book.lexicons.get("en"), book.reader)
-        if reading.value is None:
-            print(f"error: {qid}: cannot understand {text!r} ({reading.error})", file=sys.stderr)
-            return 2
-        answers[qid] = reading.value
-        said += [c for c in reading.concepts if c.red_flag]
+    read = _read_replies(raw, book)
+    if isinstance(read, int):
+        return read
+    answers, said = read
     if said:
         flagged, _ = red_flag_outcome(flow, book.rules, answers, said)
         print(json.dumps(flagged.to_json()))
@@ -81,6 +75,30 @@ def cmd_triage(args: argparse.Namespace) -> int:
         return 1
     print(json.dumps(outcome.to_json()))
     return 0
+
+
+def _read_replies(
+    raw: dict[str, Any], book: Playbook
+) -> tuple[dict[str, Any], list[Concept]] | int:
+    """Each reply read as in a conversation: the safer reading wins, and a red flag said in any
+    reply counts. The answers and red-flag concepts, or exit code 2 after saying what is wrong."""
+    from bot.core.understanding import understand
+
+    flow = book.flow
+    answers: dict[str, Any] = {}
+    said: list[Concept] = []
+    for qid, text in raw.items():
+        if qid not in flow.questions:
+            known = ", ".join(flow.questions)
+            print(f"error: unknown question id {qid!r}; known ids: {known}", file=sys.stderr)
+            return 2
+        reading = understand(str(text), flow.question(qid), book.lexicons.get("en"), book.reader)
+        if reading.value is None:
+            print(f"error: {qid}: cannot understand {text!r} ({reading.error})", file=sys.stderr)
+            return 2
+        answers[qid] = reading.value
+        said += [c for c in reading.concepts if c.red_flag]
+    return answers, said
 
 
 def cmd_understand(args: argparse.Namespace) -> int:

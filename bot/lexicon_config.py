@@ -49,16 +49,7 @@ def load_lexicons(directory: Path, flow: Flow) -> dict[str, Lexicon]:
 
 def load_lexicon(path: Path, flow: Flow) -> Lexicon:
     source = path.read_text(encoding="utf-8")
-    try:
-        model = LexiconModel.model_validate(yaml.safe_load(source))
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from err
-    except ValidationError as err:
-        lines = [f"{path}: key `{'.'.join(map(str, e['loc']))}`: {e['msg']}"
-                 + (" (YAML reads yes/no/on/off as booleans: quote them)"
-                    if isinstance(e.get("input"), bool) else "")
-                 for e in err.errors()]  # fmt: skip
-        raise ConfigError("\n".join(lines)) from err
+    model = _model(path, source)
     words = {**model.words, **model.intent_words}
     # A pattern's gap never skips a negation, a "but", or the end of a sentence.
     negations = [p.replace("'", "") for p in (*model.context.negated.forward, *model.context.negated.both)
@@ -71,26 +62,43 @@ def load_lexicon(path: Path, flow: Flow) -> Lexicon:
         name: (tuple(i.phrases), _patterns(i.patterns, words, negations, f"{path}: intents.{name}"))
         for name, i in model.intents.items()
     }
-    vocabulary = {w.lower().replace("'", "") for group in words.values() for w in group}
-    for c in concepts:
-        vocabulary |= {w for p in c.phrases for w in p.lower().split()}
-        vocabulary |= {w for p in c.patterns for w in pattern_words(p)}
-    for phrases, patterns in intents.values():  # typos in "shoudl", "yeas ago", "bddy" too
-        vocabulary |= {w for p in phrases for w in p.lower().split()}
-        vocabulary |= {w for p in patterns for w in pattern_words(p)}
-    # Typos are read as context words too ("shoudl I", "yeas ago", "0 excpet"), but never as
-    # negations or relatives: "my bother chest pain" must not become "my brother['s] chest pain".
-    vocabulary |= {w for r in _context(model.context) if r.category in TYPO_CONTEXTS
-                   for w in r.phrase.lower().split()}  # fmt: skip
     return Lexicon(
         lang=model.lang, concepts=concepts, intents=intents, context=_context(model.context),
         answer_words=frozenset(w.lower() for w in model.answer_words),
         protected=frozenset(w.lower() for w in model.protected),
         contrast=frozenset(w.lower() for w in model.contrast),
         notable=_notable(model),
-        vocabulary=frozenset(w for w in vocabulary if w.isalpha() and len(w) >= 4),
+        vocabulary=_vocabulary(model, words, concepts, intents),
         digest=hashlib.sha256(source.encode()).hexdigest(),
     )  # fmt: skip
+
+
+def _model(path: Path, source: str) -> LexiconModel:
+    try:
+        return LexiconModel.model_validate(yaml.safe_load(source))
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+    except ValidationError as err:
+        lines = [f"{path}: key `{'.'.join(map(str, e['loc']))}`: {e['msg']}"
+                 + (" (YAML reads yes/no/on/off as booleans: quote them)"
+                    if isinstance(e.get("input"), bool) else "")
+                 for e in err.errors()]  # fmt: skip
+        raise ConfigError("\n".join(lines)) from err
+
+
+def _vocabulary(model: LexiconModel, words: dict[str, list[str]], concepts: tuple[Concept, ...],
+                intents: dict[str, tuple[tuple[str, ...], tuple[TokenPattern, ...]]]) -> frozenset[str]:  # fmt: skip
+    """The words a typo may be read as."""
+    vocabulary = {w.lower().replace("'", "") for group in words.values() for w in group}
+    sources = [(c.phrases, c.patterns) for c in concepts] + list(intents.values())
+    for phrases, patterns in sources:  # typos in "shoudl", "yeas ago", "bddy" too
+        vocabulary |= {w for p in phrases for w in p.lower().split()}
+        vocabulary |= {w for p in patterns for w in pattern_words(p)}
+    # Typos are read as context words too ("shoudl I", "yeas ago", "0 excpet"), but never as
+    # negations or relatives: "my bother chest pain" must not become "my brother['s] chest pain".
+    vocabulary |= {w for r in _context(model.context) if r.category in TYPO_CONTEXTS
+                   for w in r.phrase.lower().split()}  # fmt: skip
+    return frozenset(w for w in vocabulary if w.isalpha() and len(w) >= 4)
 
 
 def _notable(model: LexiconModel) -> frozenset[str]:
