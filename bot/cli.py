@@ -8,7 +8,7 @@ import csv
 import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,7 +57,8 @@ def cmd_triage(args: argparse.Namespace) -> int:
         return 2
     book = config.playbook
     flow = book.flow
-    read = _read_replies(raw, book)
+    today = datetime.now(config.clinic.zone).date()  # "since March" counts to the clinic's today
+    read = _read_replies(raw, book, today)
     if isinstance(read, int):
         return read
     answers, said = read
@@ -78,7 +79,7 @@ def cmd_triage(args: argparse.Namespace) -> int:
 
 
 def _read_replies(
-    raw: dict[str, Any], book: Playbook
+    raw: dict[str, Any], book: Playbook, today: date
 ) -> tuple[dict[str, Any], list[Concept]] | int:
     """Each reply read as in a conversation: the safer reading wins, and a red flag said in any
     reply counts. The answers and red-flag concepts, or exit code 2 after saying what is wrong."""
@@ -92,7 +93,8 @@ def _read_replies(
             known = ", ".join(flow.questions)
             print(f"error: unknown question id {qid!r}; known ids: {known}", file=sys.stderr)
             return 2
-        reading = understand(str(text), flow.question(qid), book.lexicons.get("en"), book.reader)
+        reading = understand(str(text), flow.question(qid), book.lexicons.get("en"), book.reader,
+                             today=today)  # fmt: skip
         if reading.value is None:
             print(f"error: {qid}: cannot understand {text!r} ({reading.error})", file=sys.stderr)
             return 2

@@ -57,7 +57,7 @@ def test_bot_understand_prints_the_reading(capsys: pytest.CaptureFixture[str]) -
     code = main(["understand", "0, although my calf is warm", "--question", "red_flags"])
     reading = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert reading["answer"] == [] and reading["flags"] == ["calf_swollen_warm"]
+    assert reading["flags"] == ["calf_swollen_warm"] and reading["safer"] == ["calf_swollen_warm"]
     assert reading["mentions"][0]["context"] == "affirmed"
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from bot.core import intake
 from bot.core.answers import clean, keyword_of
 from bot.core.escalation import callback_reply, raise_alert, web_offer
-from bot.core.flow import Question
+from bot.core.flow import Question, partial_for, without_partial
 from bot.core.model import (
     DONE,
     REMINDER_OFFER,
@@ -75,8 +75,9 @@ def advance(patient: Patient, inbound: Inbound, book: Playbook, now: datetime) -
     conv, expired = _current(patient, book, now)
     current = replace(patient, conversation=replace(conv, last_at=now, channel=inbound.channel))
     question = book.flow.questions.get(conv.step or "") if conv.in_questionnaire else None
+    part = partial_for(conv.answers, question.id) if question else None
     reading = understand(text, question, book.lexicons.get("en"), book.reader,
-                         keywords=book.keywords.all)  # fmt: skip
+                         keywords=book.keywords.all, today=now.date(), partial=part)  # fmt: skip
     lead = (Reply("expired"),) if expired else ()
     word = book.keywords.spelled(keyword_of(text))  # "stpo" is STOP
     turn = Turn(patient, current, text, word, reading, book, now, lead)
@@ -132,7 +133,7 @@ def _emergency(turn: Turn) -> Step:
 
 def _red_flag_outcome(turn: Turn) -> tuple[Outcome, dict[str, Any]]:
     book, conv = turn.book, turn.patient.conversation
-    answers = book.flow.upgrade(conv.answers) if conv.in_questionnaire else {}
+    answers = without_partial(book.flow.upgrade(conv.answers)) if conv.in_questionnaire else {}
     return red_flag_outcome(book.flow, book.rules, answers, turn.reading.concepts)
 
 

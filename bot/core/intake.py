@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.core.answers import parse_yes_no
 from bot.core.escalation import raise_alert
-from bot.core.flow import END, Question
+from bot.core.flow import END, Question, with_partial, without_partial
 from bot.core.model import (  # fmt: skip
     DECLINED,
     DONE,
@@ -60,6 +60,10 @@ def answer(patient: Patient, q: Question, text: str, reading: Reading, book: Pla
             invalid(cleared, q, reading, book, now))  # fmt: skip
     if reading.confirm:
         return _ask_to_confirm(patient, q, reading)
+    if reading.value is None and reading.partial:  # one side of two: keep it, ask for the other
+        kept = with_partial(patient.conversation.answers, q.id, reading.partial)
+        context = q.reprompt_context(reading.error or "", reading.partial)
+        return Step(_with(patient, answers=kept), (Reply("reprompt", context),))
     if reading.value is None:
         return invalid(patient, q, reading, book, now)
     return accept(patient, q, reading.value, book, now)
@@ -106,7 +110,7 @@ def describe(q: Question, value: Any) -> str:
 
 def accept(patient: Patient, q: Question, value: Any, book: Playbook, now: datetime) -> Step:
     conv = patient.conversation
-    answers = {**book.flow.upgrade(conv.answers), q.id: value}
+    answers = {**without_partial(book.flow.upgrade(conv.answers)), q.id: value}
     patient = _with(patient, answers=answers, invalid=0, pending=None)
     if q.stop_if is not None and value == q.stop_if:
         ended = _with(patient, step=DECLINED)
@@ -129,8 +133,7 @@ def invalid(patient: Patient, q: Question, reading: Reading, book: Playbook, now
     conv = patient.conversation
     count = conv.invalid + 1
     reason = "unsure" if reading.unsure else (reading.error or "not_understood")
-    context = {"kind": q.kind, "reason": reason, "lo": q.lo, "hi": q.hi, "options": q.numbers,
-               "unsure": q.unsure}  # fmt: skip
+    context = {**q.reprompt_context(reason), "unsure": q.unsure}
     if count < book.max_invalid:
         return Step(_with(patient, invalid=count), (Reply("reprompt", context),))
     return human(_with(patient, invalid=0), "too_many_invalid", (), now).then(prompt(q))
@@ -140,7 +143,9 @@ def finish(step: Step, outcome: Outcome, book: Playbook, now: datetime) -> Step:
     patient = step.patient
     conv = patient.conversation
     effects: list[Effect] = [
-        TriageFinished(outcome, dict(conv.answers), conv.channel, conv.started_at or now, now)
+        TriageFinished(
+            outcome, without_partial(conv.answers), conv.channel, conv.started_at or now, now
+        )
     ]
     after = REMINDER_OFFER if outcome.level == "exercises" else DONE
     if outcome.level in EARLY and patient.plan:

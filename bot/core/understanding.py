@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Protocol
 
 from bot.core.answers import _TENS, _UNITS, NO, NONE_WORDS, UNSURE, YES, clean, normalize
 from bot.core.flow import Flow, Question
 from bot.core.lexicon import AFFIRMED, Concept, Lexicon
 from bot.core.triage import Outcome, Rules
-from bot.errors import AnswerError
+from bot.errors import AnswerError, PartialAnswer
 
 READ_LIMIT = 1600  # a long SMS, concatenated (Twilio's limit): a red flag at the end still counts
 FREE_TEXT_RULE = "emergency_free_text"
@@ -78,6 +79,7 @@ class Reading:
     unexplained: tuple[str, ...] = ()
     matters: bool = False  # the unexplained part seems to matter (see Lexicon.contrast/notable)
     safer: Any = None  # what the rest of the text says the answer is, when it disagrees
+    partial: Any = None  # part of an answer (one knee-to-wall side) to keep while asking the rest
     fast: bool = False  # menu-only: the NLP was not needed
     concepts: tuple[Concept, ...] = field(default=(), repr=False, compare=False)
 
@@ -129,13 +131,15 @@ def understand(
     *,
     keywords: Iterable[str] = (),
     lang: str = "en",
+    today: date | None = None,
+    partial: dict[str, float] | None = None,
 ) -> Reading:
     """The reading of `text` asked at `question` (None: no question is open)."""
     text = clean(text)
-    answer, error = _literal(question, text)
+    answer, error, part = _literal(question, text, today, partial)
     unsure = is_unsure(text)
     if lexicon is None or menu_only(text, keywords):
-        return Reading(answer, error, unsure=unsure, fast=True)
+        return Reading(answer, error, unsure=unsure, fast=True, partial=part)
     found = reader.read(text[:READ_LIMIT], lang)
     concepts = {c.id: c for c in lexicon.concepts}
     affirmed = [m for m in found.mentions if _counts(m, concepts.get(m.concept))]
@@ -159,16 +163,22 @@ def understand(
         matters=_matters(text, found.leftover, unexplained, lexicon),
         safer=_safer(question, answer, said),
         concepts=tuple({c.id: c for c in said}.values()),
+        partial=part,
     )
 
 
-def _literal(question: Question | None, text: str) -> tuple[Any, str | None]:
+def _literal(
+    question: Question | None, text: str, today: date | None, partial: dict[str, float] | None
+) -> tuple[Any, str | None, Any]:
+    """The answer as Question.parse reads it, or the reason it can't (and any part it kept)."""
     if question is None:
-        return None, None
+        return None, None, None
     try:
-        return question.parse(text[:500]), None
+        return question.parse(text[:500], today=today, partial=partial), None, None
+    except PartialAnswer as err:
+        return None, str(err), err.partial
     except AnswerError as err:
-        return None, str(err)
+        return None, str(err), None
 
 
 def _counts(mention: Mention, concept: Concept | None) -> bool:
