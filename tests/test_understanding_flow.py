@@ -168,3 +168,15 @@ def test_a_confirmation_can_be_answered_in_words(phone: Phone) -> None:
     assert "Just to check, I read that as: 5" in phone.last_reply
     phone.send("yes that's right")
     assert "next morning" in phone.last_reply  # on to the settles question
+
+
+@pytest.mark.parametrize(("reply", "after"), [("N", "How old are you"), ("Y", "911")])
+def test_a_red_flag_picked_by_its_words_alone_is_asked_first(
+    phone: Phone, runtime: Runtime, reply: str, after: str
+) -> None:
+    answer_up_to(phone, "red_flags")
+    phone.send("just a tight calf, no swelling")  # the words of option 4, not a red flag
+    assert "Just to check" in phone.last_reply and staff_alerts(runtime) == []
+    phone.send(reply)
+    assert after in phone.said
+    assert bool(staff_alerts(runtime)) == (reply == "Y")

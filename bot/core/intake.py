@@ -84,8 +84,13 @@ def _settle_pending(patient: Patient, q: Question, pending: Any, text: str, read
 
 
 def _ask_to_confirm(patient: Patient, q: Question, reading: Reading) -> Step:
-    disagree = reading.safer is not None
-    yes, no = (reading.safer, reading.answer) if disagree else (reading.answer, None)
+    disagree = reading.safer is not None or bool(reading.doubtful)
+    yes, no = (
+        (reading.safer, reading.answer) if reading.safer is not None else (reading.answer, None)
+    )
+    if reading.doubtful and reading.safer is None:  # "N": the answer without the doubtful ones
+        kept = [o for o in (yes if isinstance(yes, list) else [yes]) if o not in reading.doubtful]
+        no = kept if q.kind == "multi" else (kept[0] if kept else None)
     pending = {"question": q.id, "yes": yes, "no": no}
     context = {"question": q.id, "answer": describe(q, yes), "disagree": disagree,
                "unexplained": bool(reading.unexplained)}  # fmt: skip

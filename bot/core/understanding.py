@@ -12,7 +12,17 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
-from bot.core.answers import _TENS, _UNITS, NO, NONE_WORDS, UNSURE, YES, clean, normalize
+from bot.core.answers import (
+    _TENS,
+    _UNITS,
+    NO,
+    NONE_WORDS,
+    UNSURE,
+    YES,
+    clean,
+    normalize,
+    numbers_in,
+)
 from bot.core.flow import Flow, Question
 from bot.core.lexicon import AFFIRMED, Concept, Lexicon
 from bot.core.triage import Outcome, Rules
@@ -80,6 +90,9 @@ class Reading:
     matters: bool = False  # the unexplained part seems to matter (see Lexicon.contrast/notable)
     safer: Any = None  # what the rest of the text says the answer is, when it disagrees
     partial: Any = None  # part of an answer (one knee-to-wall side) to keep while asking the rest
+    # Red-flag options the answer picked by words that the clinical reading does not confirm
+    # ("just a tight calf, no swelling" matches the words of "tight, hard calf"): ask first.
+    doubtful: tuple[str, ...] = ()
     fast: bool = False  # menu-only: the NLP was not needed
     concepts: tuple[Concept, ...] = field(default=(), repr=False, compare=False)
 
@@ -93,7 +106,7 @@ class Reading:
         """Ask one short question before accepting (never for a plain menu answer)."""
         if self.fast or self.flags:
             return False
-        if self.safer is not None:
+        if self.safer is not None or self.doubtful:
             return True
         return self.answer is not None and self.matters
 
@@ -106,7 +119,7 @@ class Reading:
             "opt_out_maybe": self.opt_out_maybe, "unsure": self.unsure,
             "unexplained": list(self.unexplained), "unexplained_matters": self.matters,
             "safer": self.safer,
-            "confirm": self.confirm, "fast_path": self.fast,
+            "doubtful": list(self.doubtful), "confirm": self.confirm, "fast_path": self.fast,
         }  # fmt: skip
 
 
@@ -164,6 +177,7 @@ def understand(
         safer=_safer(question, answer, said),
         concepts=tuple({c.id: c for c in said}.values()),
         partial=part,
+        doubtful=_doubtful(question, answer, text, said),
     )
 
 
@@ -214,6 +228,20 @@ def _matters(
         or any(w in lexicon.notable for w in unexplained)
         or len(unexplained) >= 3
     )
+
+
+def _doubtful(
+    question: Question | None, literal: Any, text: str, said: list[Concept]
+) -> tuple[str, ...]:
+    """Red-flag options picked by their words alone, without a number and without the clinical
+    reading affirming them."""
+    if question is None or question.kind not in ("single", "multi") or not literal:
+        return ()
+    picked = literal if isinstance(literal, list) else [literal]
+    typed = {int(n) for n in numbers_in(text) if n == int(n)}
+    affirmed = {c.value for c in said if c.question == question.id}
+    return tuple(o.id for o in question.options if o.id in picked and o.red_flag
+                 and o.number not in typed and o.id not in affirmed)  # fmt: skip
 
 
 def _safer(question: Question | None, literal: Any, said: list[Concept]) -> Any:
