@@ -1,5 +1,5 @@
 """Every benchmark in one go (`make bench`): reminders due at once, the webhook vs its floor,
-answer parsing against the parser before issue 10b.
+answer parsing against the parser before issue 10b, red-flag recall and false alarms.
 
 Each prints its own Markdown table; docs/benchmarks.md has the figures and how to read them.
 `python bench/run_all.py --quick` runs smaller versions (a minute or two in all).
@@ -18,6 +18,7 @@ QUICK = {
     "bench_reminders.py": ["--patients", "2000"],
     "bench_webhook.py": ["--seconds", "5", "--rounds", "1"],
     "bench_answers.py": [],
+    "understanding.py": ["--variants", "1"],
 }
 
 
@@ -29,7 +30,7 @@ def main() -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     failed = 0
-    for script in ("bench_reminders.py", "bench_webhook.py", "bench_answers.py"):
+    for script in QUICK:
         print(f"\n## {script}\n", flush=True)
         started = time.monotonic()
         command = [sys.executable, str(HERE / script), *(QUICK[script] if quick else [])]
