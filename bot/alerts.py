@@ -1,23 +1,31 @@
-"""Staff alerts: records behind a short reference, fan-out via the outbox, ACK/OPEN, re-escalation."""
+"""Staff alerts: records behind a short reference, fan-out via the outbox lanes, ACK/OPEN,
+re-escalation, and re-routing around a staff number that cannot be reached."""
 
 from __future__ import annotations
 
 import logging
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import redis
 
-from bot import keys, outbox
+from bot import keys, outbox, reach
+from bot.config_schema import WebAlertCaps
+from bot.core.sending import Entry, Lane, lane_for
+from bot.privacy import mask
+from bot.render import segments
 from bot.store import Redis
+from bot.web_alerts import DIGEST_STAGE, WebAlertGate, level_summary, numberless
 from bot.writes import Writes
 
 log = logging.getLogger(__name__)
 REF_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud over the phone
-TEMPLATES = ("staff_alert", "staff_claimed", "patient_callback_coming")
+TEMPLATES = ("staff_alert", "staff_claimed", "patient_callback_coming", "staff_digest",
+             "staff_open")  # fmt: skip
+REROUTED_STAGES = frozenset({"initial", "resend", "backup", DIGEST_STAGE})
 ALL_AT_ONCE = frozenset({"emergency", "urgent", "priority_call"})
 RE_ESCALATE = frozenset({"emergency", "urgent"})
 Render = Callable[[str, dict[str, Any]], str]
@@ -29,6 +37,7 @@ class StaffSetup:
     backup: str | None
     resend_after: timedelta
     backup_after: timedelta
+    web_caps: WebAlertCaps = field(default_factory=WebAlertCaps)
 
 
 REF_LENGTH = 5  # 31^5 = 28.6 million references
@@ -67,28 +76,38 @@ class Alerts:
         self.staff = staff
         self.render = render
         self.retention = retention
+        self.gate = WebAlertGate(client, staff.web_caps)
 
     def recipients(self, level: str) -> tuple[str, ...]:
         return self.staff.on_call if level in ALL_AT_ONCE else self.staff.on_call[:1]
 
     def queue_create(self, pipe: Writes, *, level: str, rule: str, phone: str, channel: str,
-                     now: datetime) -> str:  # fmt: skip
-        """Queue an alert record, its staff messages and its timers on an open MULTI."""
+                     now: datetime, origin: str | None = None) -> str:  # fmt: skip
+        """Queue an alert record, its staff messages and its timers on an open MULTI. An alert
+        nobody can call back (a web visitor without a number) pages within the caps, in a
+        lower lane, and is never re-escalated; beyond the caps it waits for the digest."""
         ref = allocate_ref(self.redis, self.retention)
         record = {"ref": ref, "level": level, "rule": rule, "phone": phone, "channel": channel,
                   "created": now.isoformat(), "status": "open", "stage": "initial"}  # fmt: skip
+        unreachable = numberless(phone)
+        paged = not unreachable or self.gate.admit(phone, level, origin, now)
+        if not paged:
+            record["status"] = "folded"
         pipe.hset(keys.alert(ref), mapping=record)
         pipe.expire(keys.alert(ref), self.retention)
         pipe.zadd(keys.ALERTS, {ref: now.timestamp()})
-        pipe.sadd(keys.ALERTS_OPEN, ref)
         pipe.sadd(keys.alerts_of(phone), ref)
         pipe.expire(keys.alerts_of(phone), self.retention)  # the number in its name expires too
+        if not paged:
+            self.gate.queue_fold(pipe, ref, now)
+            return ref
+        pipe.sadd(keys.ALERTS_OPEN, ref)
         body = self.render("staff_alert", {"alert": record})
+        lane = lane_for("alert", level, actionable=not unreachable)
         for to in self.recipients(level):
-            outbox.queue(
-                pipe, message_id=f"alert:{ref}:{to}:initial", to=to, body=body, kind="alert"
-            )
-        if level in RE_ESCALATE:
+            outbox.queue(pipe, message_id=f"alert:{ref}:{to}:initial", to=to, body=body,
+                         kind="alert", lane=lane)  # fmt: skip
+        if level in RE_ESCALATE and not unreachable:
             pipe.zadd(
                 keys.ALERT_TIMERS, {f"{ref}|resend": (now + self.staff.resend_after).timestamp()}
             )
@@ -109,6 +128,16 @@ class Alerts:
 
     def open_refs(self) -> list[str]:
         return sorted(keys.text(r) for r in self.redis.smembers(keys.ALERTS_OPEN))
+
+    def open_summary(self) -> str:
+        """What OPEN answers: unclaimed alerts newest first, as many as fit one SMS, "+N more"."""
+        found = [a for a in (self.get(r) for r in self.open_refs()) if a]
+        found.sort(key=lambda a: a.get("created", ""), reverse=True)
+        for shown in range(len(found), -1, -1):
+            text = self.render("staff_open", {"alerts": found[:shown], "more": len(found) - shown})
+            if segments(text) == 1 or shown == 0:
+                return text
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def listing(self, limit: int = 100) -> list[dict[str, str]]:
         refs = [keys.text(r) for r in self.redis.zrevrange(keys.ALERTS, 0, limit - 1)]
@@ -151,9 +180,8 @@ class Alerts:
         notice = self.render("staff_claimed", {"alert": alert, "by": staff_phone})
         others = [n for n in (*self.staff.on_call, self.staff.backup) if n and n != staff_phone]
         for to in others:
-            outbox.queue(
-                pipe, message_id=f"alert:{ref}:{to}:claimed", to=to, body=notice, kind="alert"
-            )
+            outbox.queue(pipe, message_id=f"alert:{ref}:{to}:claimed", to=to, body=notice,
+                         kind="alert", lane=Lane.STAFF)  # fmt: skip
         if alert["phone"].startswith("web:"):
             return  # a web visitor without a number: nobody to text
         patient_msg = self.render("patient_callback_coming", {})
@@ -171,6 +199,10 @@ class Alerts:
         for member in self.redis.zrangebyscore(keys.ALERT_TIMERS, "-inf", now.timestamp()):
             item = keys.text(member)
             ref, stage = item.split("|")
+            if stage == DIGEST_STAGE:
+                self._send_digest(ref, item)
+                fired += 1
+                continue
             alert = self.get(ref)
             if not alert or alert["status"] != "open":
                 self.redis.zrem(keys.ALERT_TIMERS, item)
@@ -197,16 +229,68 @@ class Alerts:
             due = now + (self.staff.backup_after - self.staff.resend_after)
             pipe.zadd(keys.ALERT_TIMERS, {f"{ref}|backup": due.timestamp()})
         pipe.hset(keys.alert(ref), "stage", stage)
+        lane = lane_for("alert", alert["level"])
         for to in targets:
-            outbox.queue(
-                pipe, message_id=f"alert:{ref}:{to}:{stage}", to=to, body=body, kind="alert"
-            )
+            outbox.queue(pipe, message_id=f"alert:{ref}:{to}:{stage}", to=to, body=body,
+                         kind="alert", lane=lane)  # fmt: skip
         pipe.apply(self.redis)
+
+    def _send_digest(self, name: str, timer: str) -> None:
+        """One SMS for the hour's folded web alerts, to the first on-call number, with its timer
+        removed in the same batch."""
+        slot = int(name.removeprefix("digest:"))
+        levels = [a["level"] for a in map(self.get, self.gate.folded(slot)) if a]
+        pipe = Writes()
+        pipe.zrem(keys.ALERT_TIMERS, timer)
+        if levels:
+            body = self.render("staff_digest", {"count": len(levels),
+                                                "levels": level_summary(levels)})  # fmt: skip
+            to = self.staff.on_call[0]
+            outbox.queue(pipe, message_id=f"alert:digest-{slot}:{to}:{DIGEST_STAGE}", to=to,
+                         body=body, kind="alert", lane=Lane.STAFF)  # fmt: skip
+        pipe.apply(self.redis)
+
+    def reroute(self, entry: Entry, why: str) -> None:
+        """A staff alert could not reach its number: send it to the next on-call number that
+        can be reached and to the backup; every hop is logged, none is silent."""
+        base = entry.message_id.split(">")[0]
+        parts = base.split(":")
+        if parts[0] != "alert" or parts[-1] not in REROUTED_STAGES:
+            return  # claim notices and patient messages are not re-routed
+        alert = self.get(parts[1])
+        had_it = set(self.recipients(alert["level"])) if alert else set()
+        targets = self._reroute_targets(reach.bare(entry.to), had_it)
+        if not targets:
+            log.error("alert %s: no reachable staff number left after %s (%s); fix the on-call "
+                      "list or text START from a staff phone", base, mask(entry.to), why)  # fmt: skip
+            return
+        pipe = Writes()
+        for to in targets:
+            log.warning("alert %s: %s %s, re-routed to %s", base, mask(entry.to), why, mask(to))
+            outbox.queue(pipe, message_id=f"{base}>{to}", to=to, body=entry.body, kind="alert",
+                         lane=entry.lane)  # fmt: skip
+        pipe.apply(self.redis)
+
+    def _reroute_targets(self, failed: str, had_it: set[str]) -> list[str]:
+        """The next on-call number after `failed` that has not had it, then the backup."""
+        on_call = list(self.staff.on_call)
+        after = on_call[on_call.index(failed) + 1 :] if failed in on_call else on_call
+        blocked = reach.refusals(
+            self.redis, [*on_call, *([self.staff.backup] if self.staff.backup else [])]
+        )
+        usable = [n for n in after if n not in had_it and n not in blocked and n != failed]
+        targets = usable[:1]
+        backup = self.staff.backup
+        if backup and backup != failed and backup not in blocked and backup not in targets:
+            targets.append(backup)
+        return targets
 
 
 def staff_command(text: str) -> tuple[str, str | None]:
-    """('ack'|'clear', REF) | ('open', None) | ('unknown', None) for a staff member's text."""
-    words = text.strip().upper().replace(",", " ").split()
+    """('ack'|'clear', REF) | ('open'|'start', None) | ('unknown', None) for a staff text."""
+    words = text.strip().upper().replace(",", " ").replace(".", " ").replace("!", " ").split()
+    if words in (["START"], ["UNSTOP"]):
+        return "start", None
     if len(words) == 2 and words[0] in ("ACK", "CLAIM", "TAKE"):
         return "ack", words[1]
     if words and words[0] in ("OPEN", "LIST", "ALERTS"):

@@ -60,7 +60,10 @@ class Background:
                                   clock=lambda: rt.clock().timestamp(),
                                   on_permanent=lambda to, code: rt.store.carrier_refused(
                                       to, code, rt.clock()),
-                                  claim_idle_ms=30_000, block_ms=block_ms)  # fmt: skip
+                                  on_undeliverable=rt.alerts.reroute,
+                                  staff=rt.service.staff_numbers,
+                                  claim_idle_ms=rt.settings.claim_idle_ms,
+                                  block_ms=block_ms)  # fmt: skip
         return cls(rt, consumer, reminder_ticks(rt, simulated=simulated))
 
     @classmethod

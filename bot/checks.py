@@ -54,6 +54,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "reminder_time_text": "6:00 pm", "rest_day": False,
     "psfs_verdict": "a real improvement", "summary_activity": "running 5 miles",
     "answer": "one calf swollen, warm or red", "disagree": True, "unexplained": True,
+    "more": 3, "count": 4, "levels": "3 emergency, 1 urgent", "restored": True,
 }  # fmt: skip
 
 

@@ -53,6 +53,14 @@ class Escalation(Model):
     backup_after_minutes: int = Field(20, ge=1)
 
 
+class WebAlertCaps(Model):
+    """Alerts from web chats without a callback number: how many page staff each hour; the
+    rest are folded into one digest SMS at the end of the hour."""
+
+    per_ip_per_hour: int = Field(2, ge=0)
+    per_hour: int = Field(6, ge=0)
+
+
 class Clinic(Model):
     name: StrictStr
     short_name: StrictStr
@@ -65,6 +73,7 @@ class Clinic(Model):
     on_call: list[StrictStr] = Field(min_length=1)
     backup_number: StrictStr | None = None
     escalation: Escalation = Escalation()
+    web_alert_caps: WebAlertCaps = WebAlertCaps()
     conversation_expiry_hours: int = Field(24, ge=1)
     retention_days: int = Field(365, ge=1)
     send_rate_per_second: float = Field(1.0, gt=0)

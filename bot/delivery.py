@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,9 +10,10 @@ from enum import StrEnum
 
 import redis
 
-from bot import keys
-from bot.outbox import RECORDS, bare
+from bot import keys, reach
+from bot.outbox_records import RECORDS
 
+log = logging.getLogger(__name__)
 STATUS_RANK = {"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3,
                "delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4, "read": 5}  # fmt: skip
 
@@ -65,16 +67,28 @@ def status_policy(status: str, error_code: int | None) -> StatusAction:
 
 
 def apply_status(client: redis.Redis, *, message_sid: str, status: str, error_code: int | None,
-                 to: str, retry_later: Callable[[RetryRequest], None] | None = None,
+                 retry_later: Callable[[RetryRequest], None] | None = None,
+                 staff: frozenset[str] = frozenset(),
+                 failed_alert: Callable[[RetryRequest], None] | None = None,
                  now: float | None = None) -> StatusAction:  # fmt: skip
-    """Record a status callback and act on it once; what the webhook route calls."""
+    """Record a status callback and act on it once; what the webhook route calls. Only for a
+    message we sent (its delivery record), and only about the recipient stored there: a signed
+    callback for anyone else's message id changes nothing."""
+    info = _sent_record(client, message_sid)
+    if info is None:
+        log.info("status callback for a message id we did not send: ignored")
+        return StatusAction.NOTHING
+    to = info["to"]
     if not record_status(client, message_sid, status, error_code, to, now=now):
         return StatusAction.NOTHING  # stale or repeated: acted on already
     action = status_policy(status, error_code)
+    if action is not StatusAction.NOTHING and info.get("kind") == "alert" and failed_alert:
+        failed_alert(RetryRequest(info["message_id"], to, info.get("body", ""), "alert"))
     if action is StatusAction.MARK_UNREACHABLE:
-        client.hset(keys.UNREACHABLE, bare(to), str(error_code))
+        reach.mark_refused(client, to, error_code, staff=reach.bare(to) in staff,
+                          now=time.time() if now is None else now)  # fmt: skip
     elif action is StatusAction.RETRY_LATER:
-        request = _retry_request(client, message_sid, to)
+        request = _retry_request(info)
         if request is None:
             return StatusAction.GIVE_UP
         if retry_later is not None:
@@ -82,12 +96,14 @@ def apply_status(client: redis.Redis, *, message_sid: str, status: str, error_co
     return action
 
 
-def _retry_request(client: redis.Redis, message_sid: str, to: str) -> RetryRequest | None:
-    info = {
-        keys.text(k): keys.text(v) for k, v in client.hgetall(keys.delivery(message_sid)).items()
-    }
-    message_id = info.get("message_id")
-    if not message_id or message_id.endswith(":retry") or "body" not in info:
-        return None  # not ours, or already the one retry
-    return RetryRequest(f"{message_id}:retry", info.get("to") or to, info["body"],
-                        info.get("kind", ""))  # fmt: skip
+def _sent_record(client: redis.Redis, message_sid: str) -> dict[str, str] | None:
+    raw = client.hgetall(keys.delivery(message_sid))
+    info = {keys.text(k): keys.text(v) for k, v in raw.items()}
+    return info if info.get("message_id") and info.get("to") else None
+
+
+def _retry_request(info: dict[str, str]) -> RetryRequest | None:
+    message_id = info["message_id"]
+    if message_id.endswith(":retry") or "body" not in info:
+        return None  # already the one retry
+    return RetryRequest(f"{message_id}:retry", info["to"], info["body"], info.get("kind", ""))

@@ -16,7 +16,7 @@ def patient(phone: str) -> str:
 
 
 OPTED_OUT = f"{PREFIX}optout"  # set of numbers that said STOP (or Twilio said 21610)
-UNREACHABLE = f"{PREFIX}unreachable"  # hash number -> error code (21211, 21614, 30005, 30006)
+UNREACHABLE = f"{PREFIX}unreachable"  # hash number -> Twilio code (21211, 21614, 30005, 30006; 21610 for staff)
 PATIENTS = f"{PREFIX}patients"  # set of numbers with stored state (for scans and forget)
 # When each mark above was set (epoch seconds): the retention sweep ends them after their lifetime.
 OPTED_OUT_AT = f"{PREFIX}optout:at"
@@ -52,13 +52,24 @@ OUTBOX_GROUP = "senders"
 OUTBOX_DEAD = f"{PREFIX}outbox:dead"  # stream of messages that failed permanently
 
 
+def outbox_stream(lane: int) -> str:
+    """One stream per lane (bot.core.sending.Lane); the last lane is the original OUTBOX."""
+    return OUTBOX if lane == 3 else f"{OUTBOX}:lane{lane}"
+
+
+def outbox_alive(consumer: str) -> str:
+    """A worker's heartbeat: while it exists, nobody takes over that worker's send marks."""
+    return f"{PREFIX}outbox:alive:{consumer}"
+
+
 def outbox_sent(message_id: str) -> str:
     """Set once the message with this idempotency id was handed to Twilio (its SID)."""
     return f"{PREFIX}outbox:sent:{message_id}"
 
 
 def outbox_sending(message_id: str) -> str:
-    """Set just before the send call: an ambiguous send is reconciled against Twilio's log."""
+    """The send mark (bot.core.sending.Mark: owner, time, state), set just before the send
+    call: the lock between workers; an ambiguous send is reconciled against Twilio's log."""
     return f"{PREFIX}outbox:sending:{message_id}"
 
 
@@ -105,6 +116,22 @@ def invite_sent(tag: str) -> str:
 def invites_in_hour(slot: int) -> str:
     """Invites sent clinic-wide in one clock hour (a global cap)."""
     return f"{PREFIX}invite:hour:{slot}"
+
+
+# Web chat alerts without a callback number (bot.web_alerts): caps per hour, then a digest.
+def web_alerts_ip(ip_hash: str, hour: int) -> str:
+    """Sorted set of "session|level" paged from one client IP (hashed) in one hour."""
+    return f"{PREFIX}alerts:web:ip:{ip_hash}:{hour}"
+
+
+def web_alerts_hour(hour: int) -> str:
+    """Sorted set of "session|level" paged from any IP in one hour."""
+    return f"{PREFIX}alerts:web:hour:{hour}"
+
+
+def web_alerts_folded(hour: int) -> str:
+    """Sorted set of alert refs folded into that hour's digest instead of paging."""
+    return f"{PREFIX}alerts:web:folded:{hour}"
 
 
 # Reminders and the scheduler.

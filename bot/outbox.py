@@ -1,33 +1,50 @@
-"""The Redis Stream outbox: enqueueing, the consumer group that sends, delivery-status policy."""
+"""The Redis Stream outbox: enqueueing into lanes, and the consumer that carries out decide()."""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import redis
 
-from bot import keys
+from bot import keys, reach
+from bot.core.sending import (
+    LOOKUP_RETRY,
+    SETTLE_SECONDS,
+    Do,
+    Entry,
+    EntryState,
+    Fields,
+    Lane,
+    Mark,
+    MarkState,
+    batch_size,
+    decide,
+)
+from bot.outbox_records import Records
 from bot.privacy import mask
 from bot.ratelimit import RateLimiter
-from bot.twilio_sender import OPTED_OUT, UNREACHABLE_CODES, Sender, SendResult, TransientSendError
+from bot.twilio_sender import AmbiguousSendError, Sender, TransientSendError
 from bot.writes import Writes
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Entry", "Lane", "OutboxConsumer", "drain", "enqueue", "queue"]
 WEEK = 7 * 24 * 3600  # enqueue dedupe and in-flight marks
-RECORDS = 2 * 24 * 3600  # sent marks and delivery records: status callbacks come within hours
 RECONCILE_SKEW = 30.0  # seconds: our clock vs Twilio's date_created (whole seconds)
-STOP_CODES = frozenset({*UNREACHABLE_CODES, 30005, 30006})
-DEAD_LETTER_DAYS = 30
 MAX_BACKOFF = 5.0  # seconds between reconnect attempts at most
-Fields = Mapping[Any, Any]
+HEARTBEAT_SECONDS = 10  # a worker silent this long is gone: its send marks may be taken over
+LANES = tuple(Lane)
 
+_DROP_MARK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 _SWAP_MARK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
@@ -35,99 +52,70 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-
-
-@dataclass(frozen=True)
-class Entry:
-    message_id: str
-    to: str
-    body: str
-    kind: str
-    not_before: float | None = None
-    attempt: int = 0
-    not_after: float | None = None  # a reminder past its local quiet-hours end is dropped
-
-    def fields(self) -> dict[str, str]:
-        """The stream fields."""
-        fields = {"id": self.message_id, "to": self.to, "body": self.body, "kind": self.kind}
-        if self.not_before is not None:
-            fields["not_before"] = f"{self.not_before:.3f}"
-        if self.not_after is not None:
-            fields["not_after"] = f"{self.not_after:.3f}"
-        if self.attempt:
-            fields["attempt"] = str(self.attempt)
-        return fields
-
-    @classmethod
-    def from_fields(cls, fields: Fields) -> Entry:
-        f = {keys.text(k): keys.text(v) for k, v in fields.items()}
-        not_before = float(f["not_before"]) if f.get("not_before") else None
-        message_id = f.get("id") or f["message_id"]
-        attempt = int(f.get("attempt") or 0)
-        not_after = float(f["not_after"]) if f.get("not_after") else None
-        return cls(
-            message_id, f["to"], f["body"], f.get("kind", ""), not_before, attempt, not_after
-        )
+Undeliverable = Callable[[Entry, str], None]
 
 
 def enqueue(client: redis.Redis, *, message_id: str, to: str, body: str, kind: str,
-            not_before: float | None = None, not_after: float | None = None) -> bool:  # fmt: skip
+            not_before: float | None = None, not_after: float | None = None,
+            lane: Lane = Lane.REST) -> bool:  # fmt: skip
     """Add a message once per message_id (for 7 days); False if it was already enqueued."""
     writes = Writes()
     queue(writes, message_id=message_id, to=to, body=body, kind=kind, not_before=not_before,
-          not_after=not_after)  # fmt: skip
+          not_after=not_after, lane=lane)  # fmt: skip
     return writes.apply(client) == 1
 
 
-def queue(writes: Writes, *, message_id: str, to: str, body: str, kind: str,
-          not_before: float | None = None, not_after: float | None = None) -> None:  # fmt: skip
+def queue(writes: Any, *, message_id: str, to: str, body: str, kind: str,
+          not_before: float | None = None, not_after: float | None = None,
+          lane: Lane = Lane.REST) -> None:  # fmt: skip
     """`enqueue` as part of a batch: dedupe mark and stream entry are written together, or
-    neither is (the mark alone would lose the message)."""
-    entry = Entry(message_id, to, body, kind, not_before, not_after=not_after)
-    writes.enqueue_once(keys.outbox_enqueued(message_id), WEEK, keys.OUTBOX, entry.fields())
-
-
-def bare(to: str) -> str:
-    """The number as stored in the opt-out and unreachable sets (no channel prefix)."""
-    return to.removeprefix("whatsapp:")
-
-
-def mark_permanent(pipe: Any, to: str, code: int | None) -> None:
-    if code == OPTED_OUT:
-        pipe.sadd(keys.OPTED_OUT, bare(to))
-    elif code in STOP_CODES:
-        pipe.hset(keys.UNREACHABLE, bare(to), str(code))
+    neither is (the mark alone would lose the message). Staff alerts pass their lane."""
+    entry = Entry(message_id, to, body, kind, not_before, not_after=not_after, lane=lane)
+    stream = keys.outbox_stream(lane)
+    writes.enqueue_once(keys.outbox_enqueued(message_id), WEEK, stream, entry.fields())
 
 
 class OutboxConsumer:
-    """One member of the `senders` group: reads, claims abandoned entries, sends, acks."""
+    """One member of the `senders` group: serves the lanes in order, one decision per entry."""
 
     def __init__(self, client: redis.Redis, sender: Sender, *, consumer_name: str,
                  is_opted_out: Callable[[str], bool] | None = None,
                  on_permanent: Callable[[str, int | None], None] | None = None,
+                 on_undeliverable: Undeliverable | None = None,
+                 staff: frozenset[str] = frozenset(),
                  clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep,
                  rate: float | RateLimiter | None = 1.0, sender_key: str = "default",
-                 claim_idle_ms: int = 30_000, block_ms: int = 1000, batch: int = 10,
-                 max_attempts: int = 8) -> None:  # fmt: skip
+                 claim_idle_ms: int = 30_000, block_ms: int = 1000, batch: int | None = None,
+                 max_attempts: int = 8, settle: float = SETTLE_SECONDS) -> None:  # fmt: skip
         self.redis = client
         self.sender = sender
         self.name = consumer_name
         self.is_opted_out = is_opted_out
         self.on_permanent = on_permanent
+        self.on_undeliverable = on_undeliverable
         self.clock = clock
         self.sleep = sleep
+        per_second = rate if isinstance(rate, int | float) else None
         self.rate = RateLimiter(client, rate) if isinstance(rate, int | float) else rate
+        if batch is None:
+            seconds = None if rate is None else (per_second or 1 / rate.interval)  # type: ignore[union-attr]
+            batch = batch_size(seconds, claim_idle_ms / 1000)
         self.sender_key = sender_key
         self.claim_idle_ms = claim_idle_ms
         self.block_ms = block_ms
         self.batch = batch
-        self.max_attempts = max_attempts
+        self.settle = settle
+        self.records = Records(client, staff, clock, max_attempts)
         self._group_ready = False
-        self._claim_cursor = "0-0"
+        self._cursors = {lane: "0-0" for lane in LANES}
+        self._in_hand: tuple[str, str] | None = None  # (stream, entry id) being sent
 
     # --- the loop ---
     def run_forever(self, stop: threading.Event) -> None:
+        beat = threading.Thread(target=self._beat_until, args=(stop,), name="outbox-heartbeat",
+                                daemon=True)  # fmt: skip
+        beat.start()
         backoff = 0.0  # seconds; grows while Redis is unreachable, so an outage is not a storm
         while not stop.is_set():
             try:
@@ -146,228 +134,190 @@ class OutboxConsumer:
                 log.info("outbox: redis reachable again")
                 backoff = 0.0
 
+    def _beat_until(self, stop: threading.Event) -> None:
+        """Ownership stays fresh while this worker waits for a slot or for Twilio's answer."""
+        while not stop.wait(HEARTBEAT_SECONDS / 3):
+            with contextlib.suppress(redis.RedisError):  # the loop reports outages
+                self.heartbeat()
+
+    def heartbeat(self) -> None:
+        self.redis.set(keys.outbox_alive(self.name), "1", ex=HEARTBEAT_SECONDS)
+
     def run_once(self) -> int:
-        """Promote due delayed entries, claim abandoned ones, read new ones; the number handled."""
+        """One pass: the first lane with work, highest first; the number of entries handled."""
         self._ensure_group()
-        self._promote_due()
+        self.heartbeat()
+        self.records.promote_due()
         try:
-            entries = [(eid, f, True) for eid, f in self._claim()]
-            entries += [(eid, f, False) for eid, f in self._read(block=not entries)]
+            for lane in LANES:
+                entries = self._claim(lane) + self._read([lane], block=False)
+                if entries:
+                    return self._handle_all(entries)
+            return self._handle_all(self._read(LANES, block=True))
         except redis.ResponseError as exc:
             # Real Redis says NOGROUP; fakeredis says the key must exist.
             if "NOGROUP" not in str(exc) and "key to exist" not in str(exc):
                 raise
-            self._group_ready = False  # the stream vanished (e.g. a fresh Redis): recreate
+            self._group_ready = False  # a stream vanished (e.g. a fresh Redis): recreate
             return 0
-        for entry_id, fields, reclaimed in entries:
-            self._handle(keys.text(entry_id), fields, reclaimed)
+
+    def _handle_all(self, entries: list[tuple[str, str, Fields | None]]) -> int:
+        for stream, entry_id, fields in entries:
+            self._handle(stream, entry_id, fields)
         return len(entries)
 
     def _ensure_group(self) -> None:
         if self._group_ready:
             return
-        try:
-            self.redis.xgroup_create(keys.OUTBOX, keys.OUTBOX_GROUP, id="0", mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        for lane in LANES:
+            try:
+                self.redis.xgroup_create(keys.outbox_stream(lane), keys.OUTBOX_GROUP, id="0",
+                                         mkstream=True)  # fmt: skip
+            except redis.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
         self._group_ready = True
 
-    def _read(self, *, block: bool) -> list[tuple[Any, Fields]]:
-        answer: Any = self.redis.xreadgroup(
-            keys.OUTBOX_GROUP, self.name, {keys.OUTBOX: ">"}, count=self.batch,
-            block=self.block_ms if block and self.block_ms > 0 else None,
-        )  # fmt: skip
-        return [item for _stream, items in (answer or []) for item in items]
+    def _read(self, lanes: Any, *, block: bool) -> list[tuple[str, str, Fields | None]]:
+        streams: Any = {keys.outbox_stream(lane): ">" for lane in lanes}
+        wait = self.block_ms if block and self.block_ms > 0 else None
+        answer: Any = self.redis.xreadgroup(keys.OUTBOX_GROUP, self.name, streams,
+                                            count=self.batch, block=wait)  # fmt: skip
+        found = {keys.text(s): items for s, items in (answer or [])}
+        return [(s, keys.text(eid), f) for s in streams for eid, f in found.get(s, [])]
 
-    def _claim(self) -> list[tuple[Any, Fields]]:
-        answer: Any = self.redis.xautoclaim(
-            keys.OUTBOX,
-            keys.OUTBOX_GROUP,
-            self.name,
-            self.claim_idle_ms,
-            self._claim_cursor,
-            count=self.batch,
-        )
-        self._claim_cursor = keys.text(answer[0])
-        return list(answer[1])
+    def _claim(self, lane: Lane) -> list[tuple[str, str, Fields | None]]:
+        stream = keys.outbox_stream(lane)
+        answer: Any = self.redis.xautoclaim(stream, keys.OUTBOX_GROUP, self.name,
+                                            self.claim_idle_ms, self._cursors[lane],
+                                            count=self.batch)  # fmt: skip
+        self._cursors[lane] = keys.text(answer[0])
+        return [(stream, keys.text(eid), f) for eid, f in answer[1]]
 
-    def _promote_due(self) -> None:
-        """Move delayed entries whose time has come back into the stream, exactly once."""
-        pipe: Any
-        with self.redis.pipeline() as pipe:
-            try:
-                pipe.watch(keys.OUTBOX_DELAYED)
-                due = pipe.zrangebyscore(keys.OUTBOX_DELAYED, "-inf", self.clock(), 0, 100)
-                if not due:
-                    return
-                pipe.multi()
-                for member in due:
-                    pipe.zrem(keys.OUTBOX_DELAYED, member)
-                    pipe.xadd(keys.OUTBOX, json.loads(member))
-                pipe.execute()
-            except redis.WatchError:
-                pass  # another worker promoted them
-
-    # --- one message ---
-    def _handle(self, entry_id: str, fields: Fields | None, reclaimed: bool) -> None:
-        if not fields:  # deleted while pending: nothing left to send
-            self._finish(entry_id)
+    # --- one message: read its state, decide, carry the decision out ---
+    def _handle(self, stream: str, entry_id: str, fields: Fields | None) -> None:
+        finish = self.records.finisher(stream, entry_id)
+        if not fields:  # deleted while pending (bot forget): nothing left to send
+            finish()
             return
         try:
             entry = Entry.from_fields(fields)
         except (KeyError, ValueError):
-            self._poison(entry_id, fields)
+            self.records.poison(finish, fields)
             return
+        state, raw_mark = self._state(entry)
         now = self.clock()
-        sent, blocked, started = self._state(entry)
-        if sent or blocked:
-            self._finish(entry_id)
-        elif entry.not_after is not None and now > entry.not_after:
+        action = decide(entry, state, now, self.name, self.settle)
+        if action.do is Do.FINISH or action.do is Do.LEAVE:
+            if action.do is Do.FINISH:
+                finish()
+        elif action.do is Do.REROUTE:
+            self._undeliverable(entry, "cannot be reached (opted out or refused)")
+            finish()
+        elif action.do is Do.DROP:
             log.info("outbox: %s dropped: its quiet hours began", entry.message_id)
-            self._finish(entry_id)
-        elif entry.not_before is not None and entry.not_before > now:
-            self._park(entry_id, entry, entry.not_before)
-        elif started is not None:
-            self._reconcile(entry_id, entry, started, reclaimed, now)
+            finish()
+        elif action.do is Do.PARK:
+            self.records.park(finish, entry, action.at or now)
+        elif action.do is Do.RECONCILE:
+            self._reconcile(finish, entry, raw_mark or "", state.mark)
         else:
-            self._send(entry_id, entry)
+            self._in_hand = (stream, entry_id)
+            self._send(finish, entry, stale=None)
 
-    def _state(self, entry: Entry) -> tuple[bool, bool, str | None]:
-        """(already sent, recipient blocked, when a send began) in one round trip."""
-        number = bare(entry.to)
+    def _state(self, entry: Entry) -> tuple[EntryState, str | None]:
+        """(sent, blocked, mark, owner alive) in two round trips."""
+        number = reach.bare(entry.to)
         pipe = self.redis.pipeline(transaction=False)
         pipe.exists(keys.outbox_sent(entry.message_id))
         pipe.sismember(keys.OPTED_OUT, number)
-        pipe.hget(keys.UNREACHABLE, number)
+        pipe.hexists(keys.UNREACHABLE, number)
         pipe.get(keys.outbox_sending(entry.message_id))
-        sent, opted_out, code, started = pipe.execute()
-        blocked = bool(opted_out) or (code is not None and int(code) in STOP_CODES)
+        sent, opted_out, unreachable, raw = pipe.execute()
+        blocked = bool(opted_out or unreachable)
         if not blocked and self.is_opted_out is not None:
             blocked = self.is_opted_out(number)
-        return bool(sent), blocked, None if started is None else keys.text(started)
+        raw = None if raw is None else keys.text(raw)
+        mark = None if raw is None else Mark.load(raw)
+        alive = bool(mark and mark.owner and self.redis.exists(keys.outbox_alive(mark.owner)))
+        return EntryState(bool(sent), blocked, mark, alive), raw
 
-    def _reconcile(self, entry_id: str, entry: Entry, stamp: str, reclaimed: bool,
-                   now: float) -> None:  # fmt: skip
-        """A send was attempted before: ask Twilio whether it went out before trying again."""
-        started = float(stamp)
-        if reclaimed and now - started < self.claim_idle_ms / 1000:
-            return  # its owner may still be sending: leave it pending, look again later
+    def _reconcile(self, finish: Any, entry: Entry, raw: str, mark: Mark | None) -> None:
+        """A send of unknown outcome: ask Twilio, page back to the send time; a failed look-up
+        waits and asks again, it never re-sends."""
+        since = (mark.at if mark else self.clock()) - RECONCILE_SKEW
         try:
-            sid = self.sender.find_sent(entry.to, entry.body, started - RECONCILE_SKEW)
-        except TransientSendError:
-            return  # stays pending; claimed again later
+            sid = self.sender.find_sent(entry.to, entry.body, since)
+        except TransientSendError as exc:
+            log.warning("outbox: look-up for %s failed (%s); asking again later",
+                        entry.message_id, exc)  # fmt: skip
+            self.records.park(finish, entry, self.clock() + LOOKUP_RETRY)
+            return
         if sid:
             log.info("outbox: %s to %s was already sent", entry.message_id, mask(entry.to))
-            self._mark_sent(entry_id, entry, sid)
+            self.records.sent(finish, entry, sid)
         else:
-            self._send(entry_id, entry, stale=stamp)
+            self._send(finish, entry, stale=raw)
 
-    def _send(self, entry_id: str, entry: Entry, *, stale: str | None = None) -> None:
+    def _send(self, finish: Any, entry: Entry, *, stale: str | None) -> None:
         self._wait_for_slot()
-        # The mark is the lock: while this consumer waited for a send slot, another may have
-        # claimed the entry (it looked idle) and be sending it now. Only the mark's taker sends.
-        # A takeover (after reconciling a dead owner's attempt) swaps the stale mark it read,
-        # and only that one: two reclaimers can't both take over.
-        mark, stamp = keys.outbox_sending(entry.message_id), repr(self.clock())
+        # The mark is the lock: only its taker sends. A takeover swaps exactly the mark it
+        # reconciled (compare-and-set), so two reclaimers can't both take over.
+        key, mark = keys.outbox_sending(entry.message_id), Mark(self.name, self.clock())
         if stale is None:
-            taken = self.redis.set(mark, stamp, ex=WEEK, nx=True)
+            taken = self.redis.set(key, mark.dump(), ex=WEEK, nx=True)
         else:
-            taken = self.redis.eval(_SWAP_MARK, 1, mark, stale, stamp, WEEK)
+            taken = self.redis.eval(_SWAP_MARK, 1, key, stale, mark.dump(), WEEK)
         if not taken:
             log.info("outbox: %s is being sent by another worker", entry.message_id)
             return
         if self.redis.exists(keys.outbox_sent(entry.message_id)):  # ...or was, meanwhile
-            self.redis.delete(mark)
-            self._finish(entry_id)
+            self.redis.delete(key)
+            finish()
             return
         try:
             result = self.sender.send(entry.to, entry.body)
-        except TransientSendError:
-            self._retry(entry_id, entry)
+        except AmbiguousSendError as exc:
+            log.warning("outbox: %s to %s: outcome unknown (%s); reconciling later",
+                        entry.message_id, mask(entry.to), exc)  # fmt: skip
+            unknown = replace(mark, state=MarkState.UNKNOWN).dump()
+            self.redis.eval(_SWAP_MARK, 1, key, mark.dump(), unknown, WEEK)
+            self.records.retry(finish, entry, mark.at + self.settle, self._undeliverable)
             return
+        except TransientSendError:  # provably never reached Twilio: nothing to reconcile
+            self.redis.eval(_DROP_MARK, 1, key, mark.dump())
+            self.records.retry(finish, entry, None, self._undeliverable)
+            return
+        finally:
+            self._in_hand = None
         if result.permanent or not result.sid:
-            self._dead(entry_id, entry, result)
+            self.records.dead(finish, entry, result, self._undeliverable)
+            if self.on_permanent is not None:
+                self.on_permanent(entry.to, result.error_code)
         else:
-            self._mark_sent(entry_id, entry, result.sid)
+            self.records.sent(finish, entry, result.sid)
 
     def _wait_for_slot(self) -> None:
         if self.rate is None:
             return
         while (wait := self.rate.acquire(self.sender_key, self.clock())) > 0:
+            self._keep_fresh()
             self.sleep(wait)
 
-    # --- outcomes: each one transaction, ending with the ack ---
-    def _mark_sent(self, entry_id: str, entry: Entry, sid: str) -> None:
-        pipe = self._pipeline()
-        pipe.set(keys.outbox_sent(entry.message_id), sid, ex=RECORDS)
-        pipe.delete(keys.outbox_sending(entry.message_id))
-        # Kept so a 30003 status callback can re-send this very message once.
-        info = {"message_id": entry.message_id, "kind": entry.kind, "to": entry.to,
-                "body": entry.body}  # fmt: skip
-        pipe.hset(keys.delivery(sid), mapping=info)
-        pipe.expire(keys.delivery(sid), RECORDS)
-        self._finish(entry_id, pipe)
+    def _keep_fresh(self) -> None:
+        """Reset the entry's idle time so no other worker claims it while it waits its turn."""
+        self.heartbeat()
+        if self._in_hand is not None:
+            stream, entry_id = self._in_hand
+            self.redis.xclaim(stream, keys.OUTBOX_GROUP, self.name, 0, [entry_id], justid=True)
 
-    def _dead(self, entry_id: str, entry: Entry, result: SendResult | None) -> None:
-        code = result.error_code if result else None
-        reason = result.reason if result else "transient"
-        log.warning("outbox: %s to %s failed for good: %s (%s)", entry.message_id,
-                    mask(entry.to), reason, code)  # fmt: skip
-        pipe = self._pipeline()
-        if result is not None:
-            mark_permanent(pipe, entry.to, code)
-            pipe.delete(keys.outbox_sending(entry.message_id))
-        dead = {**entry.fields(), "error_code": str(code or ""), "reason": reason or "",
-                "at": repr(self.clock())}  # fmt: skip
-        pipe.xadd(keys.OUTBOX_DEAD, dead, minid=self._dead_horizon(), approximate=True)
-        self._finish(entry_id, pipe)
-        if result is not None and self.on_permanent is not None:
-            self.on_permanent(entry.to, code)
-
-    def _dead_horizon(self) -> str:
-        """Dead letters hold message bodies: keep them DEAD_LETTER_DAYS for a human, then trim.
-        Stream ids come from the Redis server's clock, so the horizon does too."""
-        seconds, _micros = self.redis.time()
-        return f"{max(0, int(seconds) - DEAD_LETTER_DAYS * 86400) * 1000}-0"
-
-    def _poison(self, entry_id: str, fields: Fields) -> None:
-        """An entry that cannot be read would fail forever: set it aside instead."""
-        log.error("outbox: unreadable entry %s set aside", entry_id)
-        pipe = self._pipeline()
-        raw = {keys.text(k): keys.text(v) for k, v in fields.items()}
-        pipe.xadd(
-            keys.OUTBOX_DEAD,
-            {**raw, "reason": "unreadable"},
-            minid=self._dead_horizon(),
-            approximate=True,
-        )
-        self._finish(entry_id, pipe)
-
-    def _retry(self, entry_id: str, entry: Entry) -> None:
-        """Transient failure: back off (the `sending` mark stays, so the retry reconciles)."""
-        attempt = entry.attempt + 1
-        if attempt >= self.max_attempts:
-            self._dead(entry_id, entry, None)
+    def _undeliverable(self, entry: Entry, why: str) -> None:
+        if entry.kind != "alert":
             return
-        later = replace(entry, not_before=None, attempt=attempt)  # keeps its deadline
-        self._park(entry_id, later, self.clock() + min(1800.0, 15.0 * 2.0**entry.attempt))
-
-    def _park(self, entry_id: str, entry: Entry, when: float) -> None:
-        pipe = self._pipeline()
-        member = json.dumps(dict(sorted(entry.fields().items())))
-        pipe.zadd(keys.OUTBOX_DELAYED, {member: when})
-        self._finish(entry_id, pipe)
-
-    def _pipeline(self) -> Any:
-        return self.redis.pipeline()  # a MULTI/EXEC transaction
-
-    def _finish(self, entry_id: str, pipe: Any = None) -> None:
-        """Ack and delete (the stream only holds work not yet done), with `pipe`'s writes."""
-        pipe = pipe if pipe is not None else self._pipeline()
-        pipe.xack(keys.OUTBOX, keys.OUTBOX_GROUP, entry_id)
-        pipe.xdel(keys.OUTBOX, entry_id)
-        pipe.execute()
+        log.warning("outbox: staff alert %s to %s %s: re-routing it", entry.message_id,
+                    mask(entry.to), why)  # fmt: skip
+        if self.on_undeliverable is not None:
+            self.on_undeliverable(entry, why)
 
 
 def drain(consumer: OutboxConsumer, rounds: int = 100) -> int:
@@ -378,4 +328,22 @@ def drain(consumer: OutboxConsumer, rounds: int = 100) -> int:
         total += handled
         if not handled:
             break
+    return total
+
+
+def queued(client: Any) -> list[dict[str, str]]:
+    """The fields of every entry waiting in the streams, most urgent lane first (inspection)."""
+    return [
+        {keys.text(k): keys.text(v) for k, v in fields.items()}
+        for lane in LANES
+        for _id, fields in client.xrange(keys.outbox_stream(lane))
+    ]
+
+
+def pending_total(client: Any) -> int:
+    """Entries not yet done in every lane (queued, pending or delayed)."""
+    total = int(client.zcard(keys.OUTBOX_DELAYED))
+    for lane in LANES:
+        stream = keys.outbox_stream(lane)
+        total += int(client.xlen(stream)) if client.exists(stream) else 0
     return total

@@ -75,6 +75,7 @@ def build(settings: Settings, *, client: redis.Redis | None = None, clock: Clock
         backup=config.clinic.backup_number,
         resend_after=timedelta(minutes=config.clinic.escalation.resend_after_minutes),
         backup_after=timedelta(minutes=config.clinic.escalation.backup_after_minutes),
+        web_caps=config.clinic.web_alert_caps,
     )
     store = Store(client, retention=retention, secret=settings.secret_key)
     alerts = Alerts(client, staff, renderer.render, retention)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import consent, delivery, keys, outbox
+from bot import consent, delivery, keys, outbox, reach
 from bot.alerts import Alerts, staff_command
 from bot.config import Config
 from bot.core.engine import advance
@@ -28,8 +28,8 @@ from bot.core.model import (
 from bot.core.plan import release_hold
 from bot.core.plan_progress import psfs_export
 from bot.core.quiet import next_allowed
+from bot.core.sending import Entry, Lane
 from bot.core.times import local_date, local_instant, zone_for_number
-from bot.outbox import bare
 from bot.privacy import mask
 from bot.render import Renderer
 from bot.store import Seen, Store
@@ -56,7 +56,7 @@ class InviteLimits:
     per_hour: int = 30
 
 
-TEMPLATES = ("staff_ack_claimed", "staff_ack_already", "staff_ack_unknown", "staff_open",
+TEMPLATES = ("staff_ack_claimed", "staff_ack_already", "staff_ack_unknown", "staff_restored",
              "staff_help", "staff_cleared", "sms_reminder_invite")  # fmt: skip
 RETRY_30003_AFTER = timedelta(minutes=30)
 
@@ -90,8 +90,10 @@ class Service:
         return phone in self.staff_numbers
 
     def handle_inbound(self, phone: str, inbound: Inbound, now: datetime,
-                       message_sid: str | None = None) -> Handled:  # fmt: skip
-        """One message in; replies out. A MessageSid seen before gets the same replies again."""
+                       message_sid: str | None = None, *,
+                       origin: str | None = None) -> Handled:  # fmt: skip
+        """One message in; replies out. A MessageSid seen before gets the same replies again.
+        `origin` is a web visitor's client IP (caps on alerts nobody can call back)."""
         # A redelivered MessageSid is caught inside the patient's transaction (Store.update), in
         # the same round trip as the read; staff commands are idempotent (ACK twice: "already").
         if self.is_staff(phone):
@@ -102,7 +104,7 @@ class Service:
         ) -> tuple[list[str], Patient | None, tuple[Effect, ...]]:
             step = advance(patient, inbound, self.playbook, now)
             replies = self._texts(step)
-            self._queue_effects(pipe, step, now)
+            self._queue_effects(pipe, step, now, origin)
             self.store.queue_save(pipe, step.patient)
             if not phone.startswith("web:"):
                 for event in consent.changes(patient, step.patient, inbound, message_sid, now,
@@ -143,7 +145,8 @@ class Service:
         channel = "web" if step.patient.phone.startswith("web:") else "sms"
         return self.renderer.messages(step.replies, channel)
 
-    def _queue_effects(self, pipe: Writes, step: Step, now: datetime) -> None:
+    def _queue_effects(self, pipe: Writes, step: Step, now: datetime,
+                       origin: str | None = None) -> None:  # fmt: skip
         patient = step.patient
         for effect in step.effects:
             if isinstance(effect, Alert):
@@ -154,7 +157,8 @@ class Service:
                     # The number arrived: the numberless alert it completes stops escalating.
                     self.alerts.queue_supersede(pipe, patient.phone, now)
                 ref = self.alerts.queue_create(pipe, level=effect.level, rule=effect.rule,
-                                               phone=phone, channel=channel, now=now)  # fmt: skip
+                                               phone=phone, channel=channel, now=now,
+                                               origin=origin)  # fmt: skip
                 log.warning("alert %s (%s) raised for %s", ref, effect.level, mask(phone))
             elif isinstance(effect, TriageFinished):
                 self.store.queue_triage(pipe, patient.phone, effect)
@@ -167,8 +171,11 @@ class Service:
             result, alert = self.alerts.ack(ref, phone, now)
             return [self.renderer.render(f"staff_ack_{result}", {"ref": ref, "alert": alert or {}})]
         if command == "open":
-            open_alerts = [a for a in (self.alerts.get(r) for r in self.alerts.open_refs()) if a]
-            return [self.renderer.render("staff_open", {"alerts": open_alerts})]
+            return [self.alerts.open_summary()]
+        if command == "start":  # Twilio passed on a staff phone's START: alerts reach it again
+            restored = reach.restore(self.store.redis, phone)
+            log.warning("staff number %s texted START: restored=%s", mask(phone), restored)
+            return [self.renderer.render("staff_restored", {"restored": restored})]
         if command == "clear" and ref:
             return [self._clear_hold(ref, phone)]
         return [self.renderer.render("staff_help", {})]
@@ -251,31 +258,52 @@ class Service:
         return replace(patient, conversation=offer)
 
     def delivery_status(
-        self, sid: str, status: str, code: int | None, to: str, now: datetime
+        self, sid: str, status: str, code: int | None, reported_to: str, now: datetime
     ) -> str:
-        """A Twilio status callback: forward-only; 30003 is retried once within allowed hours."""
-        clinic = self.config.clinic
-
-        def retry_later(request: delivery.RetryRequest) -> None:
-            zone = zone_for_number(bare(request.to), clinic.time_zone)
-            when = now + RETRY_30003_AFTER
-            if request.kind not in ("alert",):  # staff alerts do not wait for the morning
-                when = next_allowed(when, zone, clinic.quiet_start, clinic.quiet_end)
-            # A reminder is about today: its retry is dropped rather than sent tomorrow morning.
-            today_end = (
-                local_instant(local_date(now, zone), clinic.quiet_end, zone).timestamp() + 59
-            )
-            deadline = today_end if request.kind == "reminder" else None
-            outbox.enqueue(self.store.redis, message_id=request.message_id, to=request.to,
-                           body=request.body, kind=request.kind, not_before=when.timestamp(),
-                           not_after=deadline)  # fmt: skip
-
+        """A Twilio status callback, for our own messages only (the recipient is the one we
+        stored, never `reported_to`): forward-only; 30003 is retried once within the patient's
+        allowed hours; a staff alert that failed is re-routed at once."""
         action = delivery.apply_status(self.store.redis, message_sid=sid, status=status,
-                                     error_code=code, to=to, retry_later=retry_later,
-                                     now=now.timestamp())  # fmt: skip
+                                       error_code=code, staff=self.staff_numbers,
+                                       retry_later=lambda r: self._retry_30003(r, now),
+                                       failed_alert=self._alert_failed,
+                                       now=now.timestamp())  # fmt: skip
         if action is not delivery.StatusAction.NOTHING:
-            log.info("delivery %s to %s (code %s): %s", status, mask(to), code, action.value)
+            log.info("delivery %s (code %s): %s", status, code, action.value)
         return str(action.value)
+
+    def _alert_failed(self, request: delivery.RetryRequest) -> None:
+        entry = Entry(request.message_id, request.to, request.body, "alert",
+                      lane=Lane.STAFF)  # fmt: skip
+        self.alerts.reroute(entry, "was not delivered")
+
+    def _retry_30003(self, request: delivery.RetryRequest, now: datetime) -> None:
+        """Once, 30 minutes later; a reminder only inside the allowed hours of the patient's
+        own plan time zone, and only the same local day."""
+        clinic = self.config.clinic
+        if request.kind == "alert":  # staff alerts do not wait for the morning
+            outbox.enqueue(self.store.redis, message_id=request.message_id, to=request.to,
+                           body=request.body, kind=request.kind, lane=Lane.STAFF,
+                           not_before=(now + RETRY_30003_AFTER).timestamp())  # fmt: skip
+            return
+        zone = self._zone_of(reach.bare(request.to))
+        when = next_allowed(now + RETRY_30003_AFTER, zone, clinic.quiet_start, clinic.quiet_end)
+        # A reminder is about today: its retry is dropped rather than sent tomorrow morning.
+        today_end = local_instant(local_date(now, zone), clinic.quiet_end, zone).timestamp() + 59
+        deadline = today_end if request.kind == "reminder" else None
+        outbox.enqueue(self.store.redis, message_id=request.message_id, to=request.to,
+                       body=request.body, kind=request.kind, not_before=when.timestamp(),
+                       not_after=deadline)  # fmt: skip
+
+    def _zone_of(self, phone: str) -> str:
+        """The patient's plan time zone (what they chose), else a guess from the number."""
+        plan = self.store.load(phone).plan or {}
+        zone = plan.get("zone")
+        return (
+            zone
+            if isinstance(zone, str) and zone
+            else zone_for_number(phone, self.config.clinic.time_zone)
+        )
 
     def export(self, since: datetime | None = None) -> list[dict[str, Any]]:
         """Finished triages; a home-program record carries the patient's PSFS scores."""

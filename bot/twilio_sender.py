@@ -17,6 +17,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
+from urllib3.exceptions import NewConnectionError
 
 from bot.errors import BotError
 from bot.privacy import mask
@@ -29,7 +30,12 @@ _TWILIO_HOST = re.compile(r"^https://(?:[A-Za-z0-9-]+\.)*twilio\.com(?=/|$)")
 
 
 class TransientSendError(BotError):
-    """The send may succeed later (429, 5xx, network): the message must stay queued."""
+    """Twilio never took the message (429, 5xx, refused connection): it may be sent again."""
+
+
+class AmbiguousSendError(BotError):
+    """The request may have reached Twilio (a timeout, a dropped connection): the outcome is
+    unknown, so the message must be looked up before it is ever sent again."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +137,9 @@ class TwilioSender:
         return Client(s.account_sid, s.auth_token, http_client=http)
 
     def send(self, to: str, body: str) -> SendResult:
-        started = time.time()
+        """Send once. Retried here only while Twilio provably never got the request (a 429 or
+        5xx answer, a refused connection); anything else that fails is AmbiguousSendError, for
+        the outbox to reconcile later: never POSTed again blindly."""
         for attempt in range(self.policy.max_attempts):
             try:
                 return self._attempt(to, body)
@@ -139,11 +147,6 @@ class TwilioSender:
                 log.warning("send to %s failed (attempt %d): %s", mask(to), attempt + 1, exc)
                 if attempt + 1 == self.policy.max_attempts:
                     raise
-                if isinstance(exc.__cause__, requests.ReadTimeout):
-                    # Twilio may have accepted it before the answer was lost: look first.
-                    sid = self._find_quietly(to, body, started)
-                    if sid:
-                        return SendResult(sid)
                 self._sleep(self.policy.backoff(attempt, self._rand))
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -159,35 +162,45 @@ class TwilioSender:
             message = self.client.messages.create(to=to, body=body, **sender)
         except TwilioRestException as exc:
             return _classify(exc.status, exc.code)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise TransientSendError(type(exc).__name__) from exc
+        except requests.RequestException as exc:
+            if never_reached(exc):
+                raise TransientSendError(type(exc).__name__) from exc
+            raise AmbiguousSendError(type(exc).__name__) from exc
+        except TwilioException as exc:  # e.g. an answer that is not JSON: it may have been sent
+            raise AmbiguousSendError(type(exc).__name__) from exc
         log.info("sent to %s: %s", mask(to), message.sid)
         return SendResult(str(message.sid))
 
-    def _find_quietly(self, to: str, body: str, since: float) -> str | None:
-        try:
-            return self.find_sent(to, body, since)
-        except TransientSendError:
-            return None
-
     def find_sent(self, to: str, body: str, since: float) -> str | None:
-        """The SID of a message with this body sent to `to` at or after `since`, if any."""
+        """The SID of a message with this body sent to `to` at or after `since`, if any. Pages
+        back (newest first) until messages are older than `since`, however many there are."""
         since_dt = datetime.fromtimestamp(since, UTC).replace(microsecond=0)
         # Twilio filters DateSent by day; the exact cut-off is applied here.
         day = since_dt.replace(hour=0, minute=0, second=0) - timedelta(days=1)
         try:
-            found = self.client.messages.list(to=to, date_sent_after=day, limit=100)
+            for message in self.client.messages.stream(to=to, date_sent_after=day, page_size=100):
+                created = message.date_created or message.date_sent
+                if created is not None and created < since_dt:
+                    return None  # newest first: everything further is older still
+                if message.body == body and created is not None:
+                    return str(message.sid)
         except TwilioRestException as exc:
-            if exc.status == 429 or exc.status >= 500:
-                raise TransientSendError(f"list failed: {exc.status}") from exc
-            raise BotError(f"list failed: {exc.status} {exc.code}") from exc
-        except (requests.ConnectionError, requests.Timeout, TwilioException) as exc:
-            raise TransientSendError(type(exc).__name__) from exc
-        for message in found:
-            created = message.date_created or message.date_sent
-            if message.body == body and created is not None and created >= since_dt:
-                return str(message.sid)
+            raise TransientSendError(f"look-up failed: {exc.status} {exc.code}") from exc
+        except (requests.RequestException, TwilioException) as exc:
+            raise TransientSendError(f"look-up failed: {type(exc).__name__}") from exc
         return None
+
+
+def never_reached(exc: requests.RequestException) -> bool:
+    """True only when the request provably never got to Twilio: the connection was refused or
+    could not be opened. A read timeout or a dropped connection may follow an accepted send."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if not isinstance(exc, requests.ConnectionError):
+        return False
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+    return isinstance(reason, NewConnectionError | ConnectionRefusedError)
 
 
 def _classify(status: int, code: int | None) -> SendResult:

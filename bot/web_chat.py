@@ -243,7 +243,7 @@ def blueprint(rt: Runtime, *, limits: Limits | None = None) -> Blueprint:
                 return jsonify(replies=outcome.replies, duplicate=False)
             carried = outcome.carried
         sid = f"{patient_id}:{message_id}"
-        handled = rt.service.handle_inbound(patient_id, Inbound(text, "web"), now, sid)
+        handled = rt.service.handle_inbound(patient_id, Inbound(text, "web"), now, sid, origin=ip)
         if not handled.duplicate:
             said = [
                 {"from": "you", "text": text},

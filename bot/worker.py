@@ -9,9 +9,10 @@ from typing import Any
 
 import redis
 
+from bot import reach
 from bot.background import Background
 from bot.errors import BotError
-from bot.privacy import configure_logging
+from bot.privacy import configure_logging, mask
 from bot.runtime import build
 from bot.scheduler import start_leader
 from bot.settings import Settings
@@ -55,6 +56,16 @@ def redis_warnings(client: Any) -> list[str]:
     return found
 
 
+def unreachable_staff(client: Any, on_call: tuple[str, ...], backup: str | None) -> list[str]:
+    """A warning for each staff number alerts cannot reach now, with what happens and the fix."""
+    numbers = [*on_call, *([backup] if backup else [])]
+    return [
+        f"staff number {mask(number)} cannot be reached ({why}): its alerts go to the next "
+        "number and the backup; fix: text START from that phone to the clinic number"
+        for number, why in reach.refusals(client, numbers).items()
+    ]
+
+
 def run_worker(settings: Settings) -> int:
     configure_logging()
     if settings.embedded:
@@ -63,13 +74,14 @@ def run_worker(settings: Settings) -> int:
         )
     runtime = build(settings)
     try:
-        for warning in redis_warnings(runtime.redis):
+        staff = runtime.alerts.staff
+        for warning in [*redis_warnings(runtime.redis),
+                        *unreachable_staff(runtime.redis, staff.on_call, staff.backup)]:  # fmt: skip
             log.warning("%s", warning)
     except redis.ConnectionError:
         log.warning("Redis is unreachable at start; the worker keeps retrying until it is back")
     rate = runtime.config.clinic.send_rate_per_second
     background = Background.for_sender(runtime, twilio_sender(settings), rate=rate)
-    background.consumer.claim_idle_ms = settings.claim_idle_ms
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

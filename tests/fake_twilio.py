@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
+import random
 import secrets
+import socket
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -13,6 +16,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
@@ -51,8 +55,29 @@ class FakeMessage:
 
 @dataclass
 class _Fault:
+    """status > 0: refuse with that HTTP status; "drop": accept, then cut the connection with no
+    answer; "slow": accept, then answer after `seconds` (past the client's timeout)."""
+
     status: int
     code: int | None
+    kind: str = "error"
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Chaos:
+    """Random faults on a share of sends, for the chaos run: split evenly between a 500 or 429
+    before accepting, accept-then-drop, and accept-then-answer-late."""
+
+    rate: float
+    seed: int = 0
+    slow_seconds: float = 6.0
+
+    def pick(self, rand: random.Random) -> _Fault | None:
+        if rand.random() >= self.rate:
+            return None
+        return rand.choice([_Fault(500, 20500), _Fault(429, 20429), _Fault(0, None, "drop"),
+                            _Fault(0, None, "slow", self.slow_seconds)])  # fmt: skip
 
 
 class FakeTwilio:
@@ -69,6 +94,10 @@ class FakeTwilio:
         self._faults: list[_Fault] = []
         self._per_number: dict[str, _Fault] = {}
         self._delay = 0.0
+        self._list_faults = 0
+        self._chaos: Chaos | None = None
+        self._rand = random.Random(0)
+        self.injected: dict[str, int] = {}  # fault kind -> how many were injected
         self._port = port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -111,6 +140,26 @@ class FakeTwilio:
         with self._lock:
             self._per_number[number] = _Fault(status, code)
 
+    def drop_next(self, n: int = 1) -> None:
+        """Accept the next n messages, then drop the connection without answering."""
+        with self._lock:
+            self._faults.extend(_Fault(0, None, "drop") for _ in range(n))
+
+    def slow_next(self, n: int, seconds: float) -> None:
+        """Accept the next n messages, then answer only after `seconds`."""
+        with self._lock:
+            self._faults.extend(_Fault(0, None, "slow", seconds) for _ in range(n))
+
+    def fail_lists(self, n: int) -> None:
+        """The next n look-ups (GET Messages.json) answer 503."""
+        with self._lock:
+            self._list_faults += n
+
+    def chaos(self, chaos: Chaos | None) -> None:
+        with self._lock:
+            self._chaos = chaos
+            self._rand = random.Random(chaos.seed if chaos else 0)
+
     def delay(self, seconds: float) -> None:
         """Answer POSTs late, after the message was accepted: the ambiguous send."""
         self._delay = seconds
@@ -142,6 +191,9 @@ class FakeTwilio:
 
     def _route(self, request: Request, user: str | None) -> Response:
         base = f"{_PREFIX}{self.account_sid}/Messages"
+        if request.path == "/fake/stats":  # for the chaos run: what was accepted and injected
+            with self._lock:
+                return _json(200, {"accepted": len(self.messages), "injected": self.injected})
         if not request.path.startswith(_PREFIX):
             return _error(404, 20404, "The requested resource was not found")
         if user != self.account_sid or not request.path.startswith(base):
@@ -161,7 +213,7 @@ class FakeTwilio:
         if not to or body is None or not (sender or service):
             return _error(400, 21604, "A 'To', 'Body' and 'From' or service are required")
         fault = self._take_fault(to)
-        if fault is not None:
+        if fault is not None and fault.kind == "error":
             return _error(fault.status, fault.code, f"Fake failure {fault.code}")
         message = FakeMessage("SM" + secrets.token_hex(16), to, sender, service, body,
                               form.get("StatusCallback"), time.time())  # fmt: skip
@@ -170,17 +222,30 @@ class FakeTwilio:
             if self.record is not None:
                 with self.record.open("a", encoding="utf-8") as out:
                     out.write(json.dumps(asdict(message)) + "\n")
+        if fault is not None and fault.kind == "drop":
+            _drop_connection(request)
+        if fault is not None and fault.kind == "slow":
+            time.sleep(fault.seconds)
         if self._delay:
             time.sleep(self._delay)
         return _json(201, message.resource(self.account_sid))
 
     def _take_fault(self, to: str) -> _Fault | None:
         with self._lock:
-            if self._faults:
-                return self._faults.pop(0)
-            return self._per_number.get(to)
+            fault = self._faults.pop(0) if self._faults else self._per_number.get(to)
+            if fault is None and self._chaos is not None:
+                fault = self._chaos.pick(self._rand)
+            if fault is not None:
+                name = fault.kind if fault.kind != "error" else str(fault.status)
+                self.injected[name] = self.injected.get(name, 0) + 1
+            return fault
 
     def _list(self, request: Request) -> Response:
+        """Newest first, in pages of PageSize (50 by default) with Twilio's next_page_uri."""
+        with self._lock:
+            if self._list_faults:
+                self._list_faults -= 1
+                return _error(503, 20503, "Fake look-up failure")
         to = request.args.get("To")
         after = _parse_date(request.args.get("DateSent>"))
         with self._lock:
@@ -189,11 +254,17 @@ class FakeTwilio:
                 if (to is None or m.to == to) and (after is None or m.time >= after)
             ]  # fmt: skip
         size = int(request.args.get("PageSize", "50"))
+        page = int(request.args.get("Page", "0"))
+        chunk = found[page * size : (page + 1) * size]
         uri = f"{_PREFIX}{self.account_sid}/Messages.json"
+        more = (page + 1) * size < len(found)
+        query = {k: v for k, v in request.args.items() if k not in ("Page", "PageToken")}
+        next_uri = f"{uri}?{urlencode({**query, 'Page': page + 1, 'PageToken': f'PT{page + 1}'})}"
         payload = {
-            "messages": [m.resource(self.account_sid) for m in found[:size]],
-            "end": min(size, len(found)) - 1, "first_page_uri": uri, "next_page_uri": None,
-            "page": 0, "page_size": size, "previous_page_uri": None, "start": 0, "uri": uri,
+            "messages": [m.resource(self.account_sid) for m in chunk],
+            "end": page * size + len(chunk) - 1, "first_page_uri": uri,
+            "next_page_uri": next_uri if more else None, "page": page, "page_size": size,
+            "previous_page_uri": None, "start": page * size, "uri": uri,
         }  # fmt: skip
         return _json(200, payload)
 
@@ -203,6 +274,14 @@ class FakeTwilio:
         if not found:
             return _error(404, 20404, "The requested resource was not found")
         return _json(200, found[0].resource(self.account_sid))
+
+
+def _drop_connection(request: Request) -> None:
+    """Cut the client off after the message was accepted: it never learns the outcome."""
+    sock = request.environ.get("werkzeug.socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _parse_date(value: str | None) -> float | None:
@@ -233,8 +312,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--record", type=Path, default=None)
     parser.add_argument("--account-sid", default=ACCOUNT_SID)
     parser.add_argument("--auth-token", default=AUTH_TOKEN)
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="share of sends to fault")
+    parser.add_argument("--slow-seconds", type=float, default=6.0)
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     fake = FakeTwilio(args.account_sid, args.auth_token, port=args.port, record=args.record)
+    if args.fault_rate:
+        fake.chaos(Chaos(args.fault_rate, args.seed, args.slow_seconds))
     fake.start()
     print(f"fake twilio listening on {fake.base_url}", flush=True)
     try:

@@ -144,6 +144,7 @@ def test_invalid_numbers_are_marked_unreachable_and_skipped(r: Any, fake: FakeTw
     put(r, "m1")
     drain(worker)
     assert r.hget(keys.UNREACHABLE, PATIENT) == str(code).encode()
+    assert r.zscore(keys.UNREACHABLE_AT, PATIENT) is not None  # the retention sweep ends it
     requests_before = len(fake.requests)
     put(r, "m2")
     drain(worker)
@@ -212,9 +213,9 @@ def test_a_batch_abandoned_after_xreadgroup_is_sent_once_by_another(r: Any,
     for i in range(5):
         put(r, f"m{i}", body=f"reminder {i}")
     r.xreadgroup(keys.OUTBOX_GROUP, "dead", {keys.OUTBOX: ">"}, count=10)
-    survivor = consumer(r, sender_for(fake), "survivor", claim_idle_ms=100)
+    survivor = consumer(r, sender_for(fake), "survivor", claim_idle_ms=600)
     assert survivor.run_once() == 0  # not idle long enough: the owner may be alive
-    time.sleep(0.15)
+    time.sleep(0.65)
     drain(survivor)
     assert sorted(m.body for m in fake.messages) == [f"reminder {i}" for i in range(5)]
     assert unfinished(r) == 0
@@ -245,8 +246,9 @@ def test_an_ambiguous_send_is_reconciled_with_twilio_before_any_resend(
         consumer(r, CrashAround(sender_for(fake), after=after), "doomed").run_once()
     assert r.get(keys.outbox_sending("m1")) is not None
     assert r.get(keys.outbox_sent("m1")) is None
+    r.delete(keys.outbox_alive("doomed"))  # its heartbeat lapses: the process is gone
     time.sleep(0.15)
-    drain(consumer(r, sender_for(fake), "survivor", claim_idle_ms=100))
+    drain(consumer(r, sender_for(fake), "survivor", claim_idle_ms=100, settle=0))
     assert fake.count_to(PATIENT) == 1  # sent exactly once either way
     assert r.get(keys.outbox_sent("m1")).decode() == fake.messages[0].sid
     assert unfinished(r) == 0
@@ -360,7 +362,7 @@ def test_30003_is_retried_once_later(r: Any, fake: FakeTwilio) -> None:
                 not_before=clock.now + 600)  # fmt: skip
 
     sid = fake.messages[0].sid
-    kwargs: dict[str, Any] = {"error_code": 30003, "to": PATIENT, "retry_later": later}
+    kwargs: dict[str, Any] = {"error_code": 30003, "retry_later": later}
     assert (
         apply_status(r, message_sid=sid, status="undelivered", **kwargs) is StatusAction.RETRY_LATER
     )
@@ -378,7 +380,7 @@ def test_30005_marks_unreachable_and_stops_later_messages(r: Any, fake: FakeTwil
     put(r, "m1")
     drain(worker)
     action = apply_status(r, message_sid=fake.messages[0].sid, status="undelivered",
-                          error_code=30005, to=PATIENT)  # fmt: skip
+                          error_code=30005)  # fmt: skip
     assert action is StatusAction.MARK_UNREACHABLE
     put(r, "m2")
     drain(worker)

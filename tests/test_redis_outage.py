@@ -16,7 +16,7 @@ from typing import Any
 import fakeredis
 import pytest
 
-from bot import keys
+from bot import outbox
 from bot.core.model import Inbound
 from bot.runtime import Runtime, build
 from bot.settings import Settings
@@ -29,7 +29,7 @@ DURABLE = ("--save", "", "--appendonly", "yes", "--appendfsync", "always")
 
 
 def outbox_to(rt: Runtime, number: str) -> list[dict[str, str]]:
-    return [f for _, f in rt.redis.xrange(keys.OUTBOX) if f["to"] == number]
+    return [f for f in outbox.queued(rt.redis) if f["to"] == number]
 
 
 def step_of(rt: Runtime, number: str) -> str | None:
@@ -85,9 +85,9 @@ def test_outage_apologises_in_time_spools_and_replays_in_order(
 
     sid = patient.params("34")["MessageSid"]  # a fresh sid; then Twilio re-delivers an old one
     patient.send("no", sid=sid)
-    before = rt.redis.xlen(keys.OUTBOX)
+    before = len(outbox.queued(rt.redis))
     patient.send("no", sid=sid)
-    assert rt.redis.xlen(keys.OUTBOX) == before and step_of(rt, patient.number) == "mechanical"
+    assert len(outbox.queued(rt.redis)) == before and step_of(rt, patient.number) == "mechanical"
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from twilio.request_validator import RequestValidator
 
-from bot import keys
+from bot import keys, outbox
 from bot.config import Config
 from bot.core.answers import keyword_of, parse_yes_no
 from bot.core.engine import advance
@@ -26,7 +26,7 @@ NOW = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
 
 
 def outbox_to(rt: Runtime, number: str) -> list[str]:
-    return [f["body"] for _, f in rt.redis.xrange(keys.OUTBOX) if f["to"] == number]
+    return [f["body"] for f in outbox.queued(rt.redis) if f["to"] == number]
 
 
 def test_an_opted_out_number_texting_an_emergency_still_reaches_staff(
@@ -157,7 +157,8 @@ def test_staff_alert_retries_do_not_wait_for_the_morning(
     signature = RequestValidator("test-auth-token-0123456789abcdef").compute_signature(url, params)
     app.test_client().post("/twilio/status", data=params, headers={"X-Twilio-Signature": signature},
                            base_url="https://bot.example.com")  # fmt: skip
-    retry = [float(f["not_before"]) for _, f in runtime.redis.xrange(keys.OUTBOX)]
+    queued = outbox.queued(runtime.redis)
+    retry = [float(f["not_before"]) for f in queued if f["id"].endswith(":retry")]
     assert retry and retry[0] - clock().timestamp() < 3600
 
 
@@ -300,7 +301,7 @@ def test_a_web_emergency_stops_escalating_once_the_number_arrives(
     assert statuses == ["open", "superseded"]
     clock.advance(minutes=10)
     runtime.alerts.run_timers(clock())
-    resent = [f for _, f in runtime.redis.xrange(keys.OUTBOX) if "REMINDER" in f["body"]]
+    resent = [f for f in outbox.queued(runtime.redis) if "REMINDER" in f["body"]]
     assert all("+19495550144" in f["body"] for f in resent) and len(resent) == 2
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from bot.errors import BotError
 from bot.twilio_sender import (
+    AmbiguousSendError,
     BaseUrlHttpClient,
     ConsoleSender,
     RetryPolicy,
@@ -157,11 +158,15 @@ def test_4xx_is_permanent_and_never_retried(fake: FakeTwilio, status: int, code:
     assert sleeps == []
 
 
-def test_a_lost_answer_is_reconciled_instead_of_sent_twice(fake: FakeTwilio) -> None:
-    fake.delay(1.0)  # accepted, but the answer comes after the client gave up
-    result = make_sender(fake.base_url, timeout=0.3).send(PATIENT, "only once")
-    assert fake.count_to(PATIENT) == 1
-    assert result.sid == fake.messages[0].sid
+def test_a_lost_answer_is_never_posted_again_but_handed_back(fake: FakeTwilio) -> None:
+    fake.slow_next(1, 1.0)  # accepted, but the answer comes after the client gave up
+    with pytest.raises(AmbiguousSendError):
+        make_sender(fake.base_url, timeout=0.3).send(PATIENT, "only once")
+    fake.drop_next(1)  # accepted, then the connection is cut with no answer
+    with pytest.raises(AmbiguousSendError):
+        make_sender(fake.base_url).send(PATIENT, "only once, too")
+    assert fake.bodies_to(PATIENT) == ["only once", "only once, too"]
+    assert [m for m, _, _ in fake.requests] == ["POST", "POST"]  # no re-POST, no look-up
 
 
 def test_find_sent_matches_recipient_body_and_time(fake: FakeTwilio) -> None:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from twilio.request_validator import RequestValidator
 
-from bot import keys
+from bot import keys, outbox
 from bot.runtime import Runtime
 from tests.conftest import PUBLIC, TOKEN, Clock
 
@@ -77,7 +77,7 @@ def test_30003_is_retried_once_later_within_allowed_hours(
     )
     sent_message(runtime, "SM4")
     assert callback(app, "SM4", "undelivered", "30003") == 204
-    retry_at = [float(f["not_before"]) for _, f in runtime.redis.xrange(keys.OUTBOX)]
+    retry_at = [float(f["not_before"]) for f in outbox.queued(runtime.redis)]
     assert len(retry_at) == 1
     local = datetime.fromtimestamp(retry_at[0], ZoneInfo("America/Los_Angeles"))
     assert (local.date().isoformat(), local.hour, local.minute) == (
@@ -87,7 +87,7 @@ def test_30003_is_retried_once_later_within_allowed_hours(
     )  # not at 21:20
     sent_message(runtime, "SM5", "reminder:p1:2026-11-24:reminder:retry")  # the retry fails too
     callback(app, "SM5", "undelivered", "30003")
-    assert runtime.redis.xlen(keys.OUTBOX) == 1  # no second retry
+    assert len(outbox.queued(runtime.redis)) == 1  # no second retry
 
 
 def test_30007_is_never_retried(app: Any, runtime: Runtime) -> None:

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from bot import keys
+from bot import keys, outbox
 from bot.runtime import Runtime
 from bot.twilio_webhook import sender_of
 from tests.conftest import TOKEN, Clock, Phone, answers_with
@@ -22,7 +22,7 @@ def answer_all(phone: Phone, path: list[tuple[str, str]]) -> None:
 
 
 def staff_messages(rt: Runtime) -> list[dict[str, str]]:
-    return [fields for _, fields in rt.redis.xrange(keys.OUTBOX)]
+    return [fields for fields in outbox.queued(rt.redis)]
 
 
 def test_first_message_greets_and_asks_consent(phone: Phone) -> None:

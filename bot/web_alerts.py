@@ -1,0 +1,75 @@
+"""Alerts from web chats with no number to call back: caps per IP and per hour, then a digest."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from bot import keys
+from bot.config_schema import WebAlertCaps
+
+HOUR = 3600
+DIGEST_STAGE = "digest"
+
+# Ranks by first arrival, so a retried transaction gets the same answer. A session counts
+# towards the hour's overall cap only once its IP let it through.
+_ADMIT = """
+local function rank(key, member, score, ttl)
+  redis.call('ZADD', key, 'NX', score, member)
+  redis.call('EXPIRE', key, ttl)
+  return redis.call('ZRANK', key, member)
+end
+if rank(KEYS[1], ARGV[1], ARGV[2], ARGV[5]) >= tonumber(ARGV[3]) then return 0 end
+if rank(KEYS[2], ARGV[1], ARGV[2], ARGV[5]) >= tonumber(ARGV[4]) then return 0 end
+return 1
+"""
+
+
+def numberless(phone: str) -> bool:
+    """An alert about a web visitor who gave no number: nobody can call them back."""
+    return phone.startswith("web:")
+
+
+def hour_slot(now: datetime) -> int:
+    return int(now.timestamp()) // HOUR
+
+
+def digest_timer(slot: int) -> str:
+    """The ALERT_TIMERS member that sends the hour's digest when the hour is over."""
+    return f"digest:{slot}|{DIGEST_STAGE}"
+
+
+class WebAlertGate:
+    """Decides whether a numberless web alert pages staff or waits for the hour's digest."""
+
+    def __init__(self, client: Any, caps: WebAlertCaps) -> None:
+        self.redis = client
+        self.caps = caps
+
+    def admit(self, session: str, level: str, origin: str | None, now: datetime) -> bool:
+        """True: page staff (once: it is never re-escalated). False: fold into the digest."""
+        slot = hour_slot(now)
+        ip = hashlib.sha256((origin or "unknown").encode()).hexdigest()[:16]
+        member = f"{session}|{level}"
+        args = (member, f"{now.timestamp():.6f}", self.caps.per_ip_per_hour,
+                self.caps.per_hour, 2 * HOUR)  # fmt: skip
+        keys_ = (keys.web_alerts_ip(ip, slot), keys.web_alerts_hour(slot))
+        return bool(self.redis.eval(_ADMIT, 2, *keys_, *args))
+
+    def queue_fold(self, pipe: Any, ref: str, now: datetime) -> None:
+        """Remember a folded alert for the digest sent when its hour is over."""
+        slot = hour_slot(now)
+        pipe.zadd(keys.web_alerts_folded(slot), {ref: now.timestamp()})
+        pipe.expire(keys.web_alerts_folded(slot), 3 * HOUR)
+        pipe.zadd(keys.ALERT_TIMERS, {digest_timer(slot): float((slot + 1) * HOUR)})
+
+    def folded(self, slot: int) -> list[str]:
+        return [keys.text(r) for r in self.redis.zrange(keys.web_alerts_folded(slot), 0, -1)]
+
+
+def level_summary(levels: Iterable[str]) -> str:
+    """'3 emergency, 1 urgent': most frequent first."""
+    return ", ".join(f"{n} {level}" for level, n in Counter(levels).most_common())
