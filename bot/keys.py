@@ -120,13 +120,18 @@ def invites_in_hour(slot: int) -> str:
 
 # Web chat alerts without a callback number (bot.web_alerts): caps per hour, then a digest.
 def web_alerts_ip(ip_hash: str, hour: int) -> str:
-    """Sorted set of "session|level" paged from one client IP (hashed) in one hour."""
+    """Set of "session|level" paged from one client IP (hashed) in one hour."""
     return f"{PREFIX}alerts:web:ip:{ip_hash}:{hour}"
 
 
 def web_alerts_hour(hour: int) -> str:
-    """Sorted set of "session|level" paged from any IP in one hour."""
+    """Set of "session|level" paged from any IP in one hour."""
     return f"{PREFIX}alerts:web:hour:{hour}"
+
+
+def web_alerts_decided(hour: int) -> str:
+    """Hash "session|level" -> 1 (paged) or 0 (folded): each decided once."""
+    return f"{PREFIX}alerts:web:decided:{hour}"
 
 
 def web_alerts_folded(hour: int) -> str:

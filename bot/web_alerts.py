@@ -14,17 +14,21 @@ from bot.config_schema import WebAlertCaps
 HOUR = 3600
 DIGEST_STAGE = "digest"
 
-# Ranks by first arrival, so a retried transaction gets the same answer. A session counts
-# towards the hour's overall cap only once its IP let it through.
+# One decision per session and level per hour, kept, so a retried transaction gets the same
+# answer. A session counts towards the hour's overall cap only once its IP let it through.
 _ADMIT = """
-local function rank(key, member, score, ttl)
-  redis.call('ZADD', key, 'NX', score, member)
-  redis.call('EXPIRE', key, ttl)
-  return redis.call('ZRANK', key, member)
+local decided = redis.call('HGET', KEYS[3], ARGV[1])
+if decided then return tonumber(decided) end
+local admit = 0
+if redis.call('SCARD', KEYS[1]) < tonumber(ARGV[2])
+   and redis.call('SCARD', KEYS[2]) < tonumber(ARGV[3]) then
+  redis.call('SADD', KEYS[1], ARGV[1])
+  redis.call('SADD', KEYS[2], ARGV[1])
+  admit = 1
 end
-if rank(KEYS[1], ARGV[1], ARGV[2], ARGV[5]) >= tonumber(ARGV[3]) then return 0 end
-if rank(KEYS[2], ARGV[1], ARGV[2], ARGV[5]) >= tonumber(ARGV[4]) then return 0 end
-return 1
+redis.call('HSET', KEYS[3], ARGV[1], admit)
+for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[4]) end
+return admit
 """
 
 
@@ -53,11 +57,10 @@ class WebAlertGate:
         """True: page staff (once: it is never re-escalated). False: fold into the digest."""
         slot = hour_slot(now)
         ip = hashlib.sha256((origin or "unknown").encode()).hexdigest()[:16]
-        member = f"{session}|{level}"
-        args = (member, f"{now.timestamp():.6f}", self.caps.per_ip_per_hour,
-                self.caps.per_hour, 2 * HOUR)  # fmt: skip
-        keys_ = (keys.web_alerts_ip(ip, slot), keys.web_alerts_hour(slot))
-        return bool(self.redis.eval(_ADMIT, 2, *keys_, *args))
+        args = (f"{session}|{level}", self.caps.per_ip_per_hour, self.caps.per_hour, 2 * HOUR)
+        keys_ = (keys.web_alerts_ip(ip, slot), keys.web_alerts_hour(slot),
+                 keys.web_alerts_decided(slot))  # fmt: skip
+        return bool(self.redis.eval(_ADMIT, 3, *keys_, *args))
 
     def queue_fold(self, pipe: Any, ref: str, now: datetime) -> None:
         """Remember a folded alert for the digest sent when its hour is over."""
