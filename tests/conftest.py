@@ -18,6 +18,8 @@ from bot.config import Config, load_config
 from bot.runtime import Runtime, build
 from bot.settings import ROOT, Settings
 from bot.web import create_app
+from tests.fake_twilio import FakeTwilio
+from tests.redis_server import RedisServer
 
 TOKEN = "test-auth-token-0123456789abcdef"
 PUBLIC = "https://bot.example.com"
@@ -59,6 +61,23 @@ def settings(tmp_path: Path) -> Settings:
         staff_alert_numbers=("+19495550101", "+19495550102"),
         spool_dir=tmp_path / "spool",
     )
+
+
+@pytest.fixture(params=["fakeredis", "redis-server"])
+def r(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A bytes-replying Redis for the outbox tests: fakeredis, then a real server."""
+    if request.param == "fakeredis":
+        yield fakeredis.FakeRedis()
+        return
+    with RedisServer() as server:
+        yield server.client()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTwilio]:
+    """The fake Twilio REST API in a thread."""
+    with FakeTwilio() as server:
+        yield server
 
 
 @pytest.fixture

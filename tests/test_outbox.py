@@ -6,7 +6,6 @@ import itertools
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import fakeredis
@@ -42,21 +41,6 @@ class Clock:
 
 class Crash(BaseException):
     """A worker killed mid-send (BaseException: nothing in the consumer catches it)."""
-
-
-@pytest.fixture(params=["fakeredis", "redis-server"])
-def r(request: pytest.FixtureRequest) -> Iterator[Any]:
-    if request.param == "fakeredis":
-        yield fakeredis.FakeRedis()
-        return
-    with RedisServer() as server:
-        yield server.client()
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as server:
-        yield server
 
 
 def sender_for(fake: FakeTwilio, **policy: float) -> TwilioSender:

@@ -16,16 +16,7 @@ from bot.outbox import OutboxConsumer, drain, enqueue
 from bot.ratelimit import RateLimiter
 from bot.twilio_sender import SendResult
 from tests.fake_twilio import FakeTwilio
-from tests.test_outbox import (  # noqa: F401 - fixtures r and fake
-    PATIENT,
-    Clock,
-    consumer,
-    fake,
-    put,
-    r,
-    sender_for,
-    unfinished,
-)
+from tests.test_outbox import PATIENT, Clock, consumer, put, sender_for, unfinished
 
 
 def test_an_entry_whose_owner_is_still_sending_is_not_taken_over(r: Any,
