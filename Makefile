@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SOURCES := bot tests $(wildcard bench)
 
-.PHONY: run test test-fast lint typecheck unit install install-dev system-deps bench clean
+.PHONY: run test test-fast lint typecheck unit install install-dev system-deps bench chaos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ test: lint typecheck unit
 
 bench: install-dev
 	$(BIN)/python bench/run_all.py
+
+## make chaos: a few minutes of killed workers, Redis restarts and a faulty fake Twilio (not in make test)
+chaos: install-dev system-deps
+	$(BIN)/python bench/chaos.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -264,11 +264,13 @@ class Alerts:
             log.error("alert %s: no reachable staff number left after %s (%s); fix the on-call "
                       "list or text START from a staff phone", base, mask(entry.to), why)  # fmt: skip
             return
+        lane = entry.lane if alert is None else lane_for(
+            "alert", alert["level"], actionable=not numberless(alert["phone"]))  # fmt: skip
         pipe = Writes()
         for to in targets:
             log.warning("alert %s: %s %s, re-routed to %s", base, mask(entry.to), why, mask(to))
             outbox.queue(pipe, message_id=f"{base}>{to}", to=to, body=entry.body, kind="alert",
-                         lane=entry.lane)  # fmt: skip
+                         lane=lane)  # fmt: skip
         pipe.apply(self.redis)
 
     def _reroute_targets(self, failed: str, had_it: set[str]) -> list[str]:

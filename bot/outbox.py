@@ -29,12 +29,13 @@ from bot.core.sending import (
 from bot.outbox_records import Records
 from bot.privacy import mask
 from bot.ratelimit import RateLimiter
+from bot.reach import bare
 from bot.twilio_sender import AmbiguousSendError, Sender, TransientSendError
 from bot.writes import Writes
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Entry", "Lane", "OutboxConsumer", "drain", "enqueue", "queue"]
+__all__ = ["Entry", "Lane", "OutboxConsumer", "bare", "drain", "enqueue", "queue"]
 WEEK = 7 * 24 * 3600  # enqueue dedupe and in-flight marks
 RECONCILE_SKEW = 30.0  # seconds: our clock vs Twilio's date_created (whole seconds)
 MAX_BACKOFF = 5.0  # seconds between reconnect attempts at most
@@ -96,11 +97,10 @@ class OutboxConsumer:
         self.on_undeliverable = on_undeliverable
         self.clock = clock
         self.sleep = sleep
-        per_second = rate if isinstance(rate, int | float) else None
         self.rate = RateLimiter(client, rate) if isinstance(rate, int | float) else rate
         if batch is None:
-            seconds = None if rate is None else (per_second or 1 / rate.interval)  # type: ignore[union-attr]
-            batch = batch_size(seconds, claim_idle_ms / 1000)
+            per_second = None if self.rate is None else 1 / self.rate.interval
+            batch = batch_size(per_second, claim_idle_ms / 1000)
         self.sender_key = sender_key
         self.claim_idle_ms = claim_idle_ms
         self.block_ms = block_ms
@@ -196,6 +196,13 @@ class OutboxConsumer:
 
     # --- one message: read its state, decide, carry the decision out ---
     def _handle(self, stream: str, entry_id: str, fields: Fields | None) -> None:
+        self._in_hand = (stream, entry_id)
+        try:
+            self._handle_entry(stream, entry_id, fields)
+        finally:
+            self._in_hand = None
+
+    def _handle_entry(self, stream: str, entry_id: str, fields: Fields | None) -> None:
         finish = self.records.finisher(stream, entry_id)
         if not fields:  # deleted while pending (bot forget): nothing left to send
             finish()
@@ -222,12 +229,11 @@ class OutboxConsumer:
         elif action.do is Do.RECONCILE:
             self._reconcile(finish, entry, raw_mark or "", state.mark)
         else:
-            self._in_hand = (stream, entry_id)
             self._send(finish, entry, stale=None)
 
     def _state(self, entry: Entry) -> tuple[EntryState, str | None]:
         """(sent, blocked, mark, owner alive) in two round trips."""
-        number = reach.bare(entry.to)
+        number = bare(entry.to)
         pipe = self.redis.pipeline(transaction=False)
         pipe.exists(keys.outbox_sent(entry.message_id))
         pipe.sismember(keys.OPTED_OUT, number)
@@ -288,8 +294,6 @@ class OutboxConsumer:
             self.redis.eval(_DROP_MARK, 1, key, mark.dump())
             self.records.retry(finish, entry, None, self._undeliverable)
             return
-        finally:
-            self._in_hand = None
         if result.permanent or not result.sid:
             self.records.dead(finish, entry, result, self._undeliverable)
             if self.on_permanent is not None:
