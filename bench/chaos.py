@@ -64,7 +64,7 @@ class Stack:
     def env(self) -> dict[str, str]:
         config = self.work / "config"
         if not config.exists():
-            shutil.copytree(ROOT / "config", config)
+            shutil.copytree(self.code / "config", config)
             clinic = config / "clinic.yaml"
             clinic.write_text(clinic.read_text().replace("send_rate_per_second: 1",
                                                          "send_rate_per_second: 10"))  # fmt: skip

@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 
-from bot import keys, reach
+from bot import keys
 from bot.core.sending import (
     LOOKUP_RETRY,
     SETTLE_SECONDS,
@@ -26,6 +26,7 @@ from bot.core.sending import (
     batch_size,
     decide,
 )
+from bot.outbox_lanes import LANES, Item, LaneReader, queued
 from bot.outbox_records import Records
 from bot.privacy import mask
 from bot.ratelimit import RateLimiter
@@ -35,12 +36,21 @@ from bot.writes import Writes
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Entry", "Lane", "OutboxConsumer", "bare", "drain", "enqueue", "queue"]
+__all__ = [
+    "LANES",
+    "Entry",
+    "Lane",
+    "OutboxConsumer",
+    "bare",
+    "drain",
+    "enqueue",
+    "queue",
+    "queued",
+]
 WEEK = 7 * 24 * 3600  # enqueue dedupe and in-flight marks
 RECONCILE_SKEW = 30.0  # seconds: our clock vs Twilio's date_created (whole seconds)
 MAX_BACKOFF = 5.0  # seconds between reconnect attempts at most
 HEARTBEAT_SECONDS = 10  # a worker silent this long is gone: its send marks may be taken over
-LANES = tuple(Lane)
 
 _DROP_MARK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -102,13 +112,9 @@ class OutboxConsumer:
             per_second = None if self.rate is None else 1 / self.rate.interval
             batch = batch_size(per_second, claim_idle_ms / 1000)
         self.sender_key = sender_key
-        self.claim_idle_ms = claim_idle_ms
-        self.block_ms = block_ms
-        self.batch = batch
         self.settle = settle
         self.records = Records(client, staff, clock, max_attempts)
-        self._group_ready = False
-        self._cursors = {lane: "0-0" for lane in LANES}
+        self.lanes = LaneReader(client, consumer_name, claim_idle_ms, batch, block_ms)
         self._in_hand: tuple[str, str] | None = None  # (stream, entry id) being sent
 
     # --- the loop ---
@@ -124,7 +130,7 @@ class OutboxConsumer:
                 if not backoff:
                     log.warning("outbox: redis unreachable; reconnecting with backoff")
                 backoff = min(MAX_BACKOFF, backoff * 2 or 0.25)
-                self._group_ready = False
+                self.lanes.ready = False
                 stop.wait(backoff)
                 continue
             except Exception:
@@ -145,54 +151,15 @@ class OutboxConsumer:
 
     def run_once(self) -> int:
         """One pass: the first lane with work, highest first; the number of entries handled."""
-        self._ensure_group()
+        self.lanes.ensure_group()
         self.heartbeat()
         self.records.promote_due()
-        try:
-            for lane in LANES:
-                entries = self._claim(lane) + self._read([lane], block=False)
-                if entries:
-                    return self._handle_all(entries)
-            return self._handle_all(self._read(LANES, block=True))
-        except redis.ResponseError as exc:
-            # Real Redis says NOGROUP; fakeredis says the key must exist.
-            if "NOGROUP" not in str(exc) and "key to exist" not in str(exc):
-                raise
-            self._group_ready = False  # a stream vanished (e.g. a fresh Redis): recreate
-            return 0
+        return self._handle_all(self.lanes.next_batch())
 
-    def _handle_all(self, entries: list[tuple[str, str, Fields | None]]) -> int:
+    def _handle_all(self, entries: list[Item]) -> int:
         for stream, entry_id, fields in entries:
             self._handle(stream, entry_id, fields)
         return len(entries)
-
-    def _ensure_group(self) -> None:
-        if self._group_ready:
-            return
-        for lane in LANES:
-            try:
-                self.redis.xgroup_create(keys.outbox_stream(lane), keys.OUTBOX_GROUP, id="0",
-                                         mkstream=True)  # fmt: skip
-            except redis.ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
-        self._group_ready = True
-
-    def _read(self, lanes: Any, *, block: bool) -> list[tuple[str, str, Fields | None]]:
-        streams: Any = {keys.outbox_stream(lane): ">" for lane in lanes}
-        wait = self.block_ms if block and self.block_ms > 0 else None
-        answer: Any = self.redis.xreadgroup(keys.OUTBOX_GROUP, self.name, streams,
-                                            count=self.batch, block=wait)  # fmt: skip
-        found = {keys.text(s): items for s, items in (answer or [])}
-        return [(s, keys.text(eid), f) for s in streams for eid, f in found.get(s, [])]
-
-    def _claim(self, lane: Lane) -> list[tuple[str, str, Fields | None]]:
-        stream = keys.outbox_stream(lane)
-        answer: Any = self.redis.xautoclaim(stream, keys.OUTBOX_GROUP, self.name,
-                                            self.claim_idle_ms, self._cursors[lane],
-                                            count=self.batch)  # fmt: skip
-        self._cursors[lane] = keys.text(answer[0])
-        return [(stream, keys.text(eid), f) for eid, f in answer[1]]
 
     # --- one message: read its state, decide, carry the decision out ---
     def _handle(self, stream: str, entry_id: str, fields: Fields | None) -> None:
@@ -332,22 +299,4 @@ def drain(consumer: OutboxConsumer, rounds: int = 100) -> int:
         total += handled
         if not handled:
             break
-    return total
-
-
-def queued(client: Any) -> list[dict[str, str]]:
-    """The fields of every entry waiting in the streams, most urgent lane first (inspection)."""
-    return [
-        {keys.text(k): keys.text(v) for k, v in fields.items()}
-        for lane in LANES
-        for _id, fields in client.xrange(keys.outbox_stream(lane))
-    ]
-
-
-def pending_total(client: Any) -> int:
-    """Entries not yet done in every lane (queued, pending or delayed)."""
-    total = int(client.zcard(keys.OUTBOX_DELAYED))
-    for lane in LANES:
-        stream = keys.outbox_stream(lane)
-        total += int(client.xlen(stream)) if client.exists(stream) else 0
     return total

@@ -212,7 +212,7 @@ def test_bot_forget_leaves_no_trace_of_the_number_in_any_key_or_value(
         doomed = ("emergency", "unreachable", "urgent")
         for name in doomed:
             assert NUMBERS[name].lstrip("+") in before
-        assert re.search(r"bot:outbox \w+ .*" + NUMBERS["urgent"].lstrip("+"), before)
+        assert re.search(r"bot:outbox(:lane\d)? \w+ .*" + NUMBERS["urgent"].lstrip("+"), before)
         assert re.search(r"bot:delivery:\S+ hash .*" + NUMBERS["emergency"][1:], before)
         assert re.search(r"bot:outbox:dead .*" + NUMBERS["unreachable"][1:], before)
         env = {**os.environ, "REDIS_URL": server.url}

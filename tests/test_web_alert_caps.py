@@ -101,6 +101,7 @@ def test_open_fits_one_sms_newest_first_with_a_count_of_the_rest(app: Any, new_p
     assert callers[0].number not in reply
 
 
+@pytest.mark.slow  # a redis-server and a worker thread sending at the real 1 msg/s
 def test_the_load_an_sms_emergency_overtakes_200_web_emergencies(settings: Settings,
                                                                    config: Config) -> None:  # fmt: skip
     """200 web emergencies from many sessions, then one SMS emergency: its alert is handed to
