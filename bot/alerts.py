@@ -258,6 +258,10 @@ class Alerts:
         if parts[0] != "alert" or parts[-1] not in REROUTED_STAGES:
             return  # claim notices and patient messages are not re-routed
         alert = self.get(parts[1])
+        if alert is not None and alert["status"] == "claimed":
+            log.info("alert %s: not re-routed, %s already took it", base,
+                     mask(alert.get("claimed_by", "")))  # fmt: skip
+            return
         had_it = set(self.recipients(alert["level"])) if alert else set()
         targets = self._reroute_targets(reach.bare(entry.to), had_it)
         if not targets:

@@ -182,9 +182,10 @@ class OutboxConsumer:
         state, raw_mark = self._state(entry)
         now = self.clock()
         action = decide(entry, state, now, self.name, self.settle)
-        if action.do is Do.FINISH or action.do is Do.LEAVE:
-            if action.do is Do.FINISH:
-                finish()
+        if action.do is Do.LEAVE:
+            return  # its live owner acks it
+        if action.do is Do.FINISH:
+            finish()
         elif action.do is Do.REROUTE:
             self._undeliverable(entry, "cannot be reached (opted out or refused)")
             finish()

@@ -121,6 +121,15 @@ def test_a_failed_delivery_of_an_alert_is_re_routed_at_once(app: Any, runtime: R
     assert len(twilio.to(BACKUP)) == 1
 
 
+def test_a_claimed_alert_is_not_re_routed(app: Any, runtime: Runtime) -> None:
+    emergency(app)
+    [ref] = runtime.alerts.open_refs()
+    Phone(app.test_client(), ON_CALL[1]).send(f"ACK {ref}")
+    twilio = Twilio(refuse={ON_CALL[0]: 21610})
+    drain(worker(runtime, twilio).consumer)
+    assert all(ref not in body for body in twilio.to(BACKUP) if "EMERGENCY" in body)
+
+
 def test_staff_text_start_to_be_reachable_again(app: Any, runtime: Runtime) -> None:
     reach.mark_refused(runtime.redis, ON_CALL[0], 21610, staff=True)
     staff = Phone(app.test_client(), ON_CALL[0])
