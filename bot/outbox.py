@@ -234,7 +234,7 @@ class OutboxConsumer:
             self._send(finish, entry, stale=raw)
 
     def _send(self, finish: Any, entry: Entry, *, stale: str | None) -> None:
-        self._wait_for_slot()
+        self._wait_for_slot(entry.lane)
         # The mark is the lock: only its taker sends. A takeover swaps exactly the mark it
         # reconciled (compare-and-set), so two reclaimers can't both take over.
         key, mark = keys.outbox_sending(entry.message_id), Mark(self.name, self.clock())
@@ -269,10 +269,21 @@ class OutboxConsumer:
         else:
             self.records.sent(finish, entry, result.sid)
 
-    def _wait_for_slot(self) -> None:
+    def _wait_for_slot(self, lane: Lane) -> None:
+        """Wait for the shared send rate; what arrives meanwhile in a more urgent lane takes
+        the slot first, so an emergency never waits behind a reminder held by any worker."""
         if self.rate is None:
             return
-        while (wait := self.rate.acquire(self.sender_key, self.clock())) > 0:
+        while True:
+            urgent = self.lanes.more_urgent_than(lane)
+            if urgent:
+                held, self._in_hand = self._in_hand, None
+                self._handle_all(urgent)
+                self._in_hand = held
+                continue
+            wait = self.rate.acquire(self.sender_key, self.clock())
+            if wait <= 0:
+                return
             self._keep_fresh()
             self.sleep(wait)
 

@@ -53,6 +53,14 @@ class LaneReader:
             self.ready = False  # a stream vanished (e.g. a fresh Redis): recreate
             return []
 
+    def more_urgent_than(self, lane: Lane) -> list[Item]:
+        """New entries in the first lane above `lane` that has any (no waiting)."""
+        for above in LANES[:lane]:
+            entries = self._read([above], block=False)
+            if entries:
+                return entries
+        return []
+
     def _read(self, lanes: Any, *, block: bool) -> list[Item]:
         streams: Any = {keys.outbox_stream(lane): ">" for lane in lanes}
         wait = self.block_ms if block and self.block_ms > 0 else None

@@ -192,3 +192,22 @@ def test_lanes_under_a_random_load_drain_in_order() -> None:
     drain(OutboxConsumer(client, sender, consumer_name="w", rate=None, block_ms=0), rounds=500)
     order = [int(body) for _, body in sender.sent]
     assert order == sorted(order) and len(order) == 300
+
+
+def test_an_emergency_arriving_while_a_reminder_waits_for_a_slot_goes_first(r: Any) -> None:
+    """The worker already holds a reminder and waits for the shared rate: the emergency that
+    arrives meanwhile takes the next slot, not the one after the reminder."""
+    limiter = RateLimiter(r, 1.0)
+    clock = Clock(100.0)
+    limiter.acquire("default", clock.now)  # the last send just took this second's slot
+    put(r, "reminder")
+
+    def wait(seconds: float) -> None:
+        if not r.exists(keys.outbox_enqueued("alert")):
+            enqueue(r, message_id="alert", to="+19495550101", body="EMERGENCY", kind="alert",
+                    lane=Lane.EMERGENCY)  # fmt: skip
+        clock.now += seconds
+
+    sender = _Accept()
+    drain(consumer(r, sender, rate=limiter, clock=clock, sleep=wait))
+    assert [body for _, body in sender.sent] == ["EMERGENCY", "Time for your exercises"]
