@@ -239,7 +239,9 @@ class Alerts:
         """One SMS for the hour's folded web alerts, to the first on-call number, with its timer
         removed in the same batch."""
         slot = int(name.removeprefix("digest:"))
-        levels = [a["level"] for a in map(self.get, self.gate.folded(slot)) if a]
+        # Still folded: a visitor who gave a number since has had a real alert instead.
+        folded = [a for a in map(self.get, self.gate.folded(slot)) if a and a["status"] == "folded"]
+        levels = [a["level"] for a in folded]
         pipe = Writes()
         pipe.zrem(keys.ALERT_TIMERS, timer)
         if levels:

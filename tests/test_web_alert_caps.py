@@ -65,6 +65,18 @@ def test_folded_web_alerts_become_one_digest_when_the_hour_ends(app: Any, runtim
     assert sent.step(clock()) == []  # once
 
 
+def test_a_folded_visitor_who_gives_a_number_is_not_in_the_digest(app: Any, sent: Simulated,
+                                                                    clock: Clock) -> None:  # fmt: skip
+    visitors = [Visitor(app, ip=f"198.51.100.{n}") for n in range(8)]
+    for visitor in visitors:
+        visitor.send("I have chest pain")
+    visitors[-1].send("(949) 555-0142")  # folded, then gives a number: a real alert now
+    assert any("+19495550142" in body for _, body in sent.step(clock()))
+    clock.advance(hours=1)
+    [digest] = [body for _, body in sent.step(clock()) if "digest" in body]
+    assert "1 more web chat alert " in digest
+
+
 def test_an_alert_nobody_can_call_back_is_never_re_escalated(app: Any, sent: Simulated,
                                                              clock: Clock) -> None:  # fmt: skip
     Visitor(app).send("I have chest pain")
