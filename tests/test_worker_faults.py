@@ -172,3 +172,22 @@ def test_bot_worker_warns_about_unsafe_redis_with_the_fix(
 def test_a_safely_configured_redis_gets_no_warning() -> None:
     with RedisServer(args=("--appendonly", "yes", "--maxmemory-policy", "noeviction")) as server:
         assert redis_warnings(server.client(decode_responses=True)) == []
+
+
+@pytest.mark.slow
+def test_bot_worker_warns_at_start_about_a_staff_number_it_cannot_reach(tmp_path: Path) -> None:
+    with RedisServer(args=DURABLE) as server:
+        client = server.client(decode_responses=True)
+        client.set(keys.unreachable("+19495550102"), "30006")
+        env = {**worker_env(server.url, "http://127.0.0.1:9", tmp_path),
+               "STAFF_ALERT_NUMBERS": "+19495550101,+19495550102"}  # fmt: skip
+        log = tmp_path / "worker.log"
+        worker = start_worker(env, log)
+        try:
+            wait_for(lambda: "started" in log.read_text(), 20)
+        finally:
+            worker.terminate()
+            worker.wait(10)
+        text = log.read_text()
+        assert "staff number ...0102 cannot be reached (30006)" in text and "START" in text
+        assert "+19495550102" not in text and "...0101 cannot" not in text
