@@ -196,13 +196,12 @@ class Alerts:
     def run_timers(self, now: datetime) -> int:
         """Re-send unclaimed emergency/urgent alerts, then go to the backup number."""
         fired = 0
+        for slot in self.redis.zrangebyscore(keys.WEB_ALERT_DIGESTS, "-inf", now.timestamp()):
+            self._send_digest(int(slot))
+            fired += 1
         for member in self.redis.zrangebyscore(keys.ALERT_TIMERS, "-inf", now.timestamp()):
             item = keys.text(member)
             ref, stage = item.split("|")
-            if stage == DIGEST_STAGE:
-                self._send_digest(ref, item)
-                fired += 1
-                continue
             alert = self.get(ref)
             if not alert or alert["status"] != "open":
                 self.redis.zrem(keys.ALERT_TIMERS, item)
@@ -235,15 +234,14 @@ class Alerts:
                          kind="alert", lane=lane)  # fmt: skip
         pipe.apply(self.redis)
 
-    def _send_digest(self, name: str, timer: str) -> None:
+    def _send_digest(self, slot: int) -> None:
         """One SMS for the hour's folded web alerts, to the first on-call number, with its timer
         removed in the same batch."""
-        slot = int(name.removeprefix("digest:"))
         # Still folded: a visitor who gave a number since has had a real alert instead.
         folded = [a for a in map(self.get, self.gate.folded(slot)) if a and a["status"] == "folded"]
         levels = [a["level"] for a in folded]
         pipe = Writes()
-        pipe.zrem(keys.ALERT_TIMERS, timer)
+        pipe.zrem(keys.WEB_ALERT_DIGESTS, str(slot))
         if levels:
             body = self.render("staff_digest", {"count": len(levels),
                                                 "levels": level_summary(levels)})  # fmt: skip

@@ -134,6 +134,9 @@ def web_alerts_decided(hour: int) -> str:
     return f"{PREFIX}alerts:web:decided:{hour}"
 
 
+WEB_ALERT_DIGESTS = f"{PREFIX}alerts:web:digests"  # sorted set: hour slot scored by when it is due
+
+
 def web_alerts_folded(hour: int) -> str:
     """Sorted set of alert refs folded into that hour's digest instead of paging."""
     return f"{PREFIX}alerts:web:folded:{hour}"

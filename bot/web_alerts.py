@@ -41,11 +41,6 @@ def hour_slot(now: datetime) -> int:
     return int(now.timestamp()) // HOUR
 
 
-def digest_timer(slot: int) -> str:
-    """The ALERT_TIMERS member that sends the hour's digest when the hour is over."""
-    return f"digest:{slot}|{DIGEST_STAGE}"
-
-
 class WebAlertGate:
     """Decides whether a numberless web alert pages staff or waits for the hour's digest."""
 
@@ -67,7 +62,7 @@ class WebAlertGate:
         slot = hour_slot(now)
         pipe.zadd(keys.web_alerts_folded(slot), {ref: now.timestamp()})
         pipe.expire(keys.web_alerts_folded(slot), 3 * HOUR)
-        pipe.zadd(keys.ALERT_TIMERS, {digest_timer(slot): float((slot + 1) * HOUR)})
+        pipe.zadd(keys.WEB_ALERT_DIGESTS, {str(slot): float((slot + 1) * HOUR)})
 
     def folded(self, slot: int) -> list[str]:
         return [keys.text(r) for r in self.redis.zrange(keys.web_alerts_folded(slot), 0, -1)]

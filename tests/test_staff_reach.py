@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,7 +16,7 @@ from bot import keys, outbox, reach
 from bot.background import Background
 from bot.core.model import Patient
 from bot.outbox import drain
-from bot.reach import MARK_SECONDS
+from bot.retention import UNREACHABLE_LIFETIME
 from bot.runtime import Runtime
 from bot.twilio_sender import SendResult
 from bot.worker import unreachable_staff
@@ -84,7 +84,7 @@ def test_a_callback_acts_on_the_stored_recipient_not_the_reported_one(app: Any,
 
 
 def test_a_staff_number_refused_by_twilio_is_routed_around_loudly_and_only_for_a_while(
-    app: Any, runtime: Runtime, caplog: pytest.LogCaptureFixture
+    app: Any, runtime: Runtime, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     twilio = Twilio(refuse={ON_CALL[0]: 21610})
     emergency(app)
@@ -93,13 +93,15 @@ def test_a_staff_number_refused_by_twilio_is_routed_around_loudly_and_only_for_a
     assert len(twilio.to(ON_CALL[1])) == 1 and len(twilio.to(BACKUP)) == 1  # next and backup
     assert "re-routed to ...0199" in caplog.text and "...0101" in caplog.text
     assert not runtime.redis.sismember(keys.OPTED_OUT, ON_CALL[0])  # never a permanent opt-out
-    assert 0 < runtime.redis.ttl(keys.unreachable(ON_CALL[0])) <= MARK_SECONDS
+    assert runtime.redis.hget(keys.UNREACHABLE, ON_CALL[0]) == "21610"
+    runtime.retention.sweep(clock() + UNREACHABLE_LIFETIME + timedelta(days=1))
+    assert reach.refusals(runtime.redis, ON_CALL) == {}  # the mark ends
 
 
 def test_a_lead_for_a_silenced_first_number_goes_to_the_next_and_the_backup(
     app: Any, runtime: Runtime
 ) -> None:
-    reach.mark_refused(runtime.redis, ON_CALL[0], 30006, staff=True)
+    reach.mark_refused(runtime.redis, ON_CALL[0], 30006, staff=True, now=0.0)
     phone = Phone(app.test_client(), PATIENT)
     phone.send("hi")
     phone.send("CALL")
@@ -131,7 +133,7 @@ def test_a_claimed_alert_is_not_re_routed(app: Any, runtime: Runtime) -> None:
 
 
 def test_staff_text_start_to_be_reachable_again(app: Any, runtime: Runtime) -> None:
-    reach.mark_refused(runtime.redis, ON_CALL[0], 21610, staff=True)
+    reach.mark_refused(runtime.redis, ON_CALL[0], 21610, staff=True, now=0.0)
     staff = Phone(app.test_client(), ON_CALL[0])
     staff.send("START")
     assert "Welcome back" in staff.last_reply
@@ -143,7 +145,7 @@ def test_staff_text_start_to_be_reachable_again(app: Any, runtime: Runtime) -> N
 
 
 def test_bot_worker_warns_at_start_about_on_call_numbers_it_cannot_reach(runtime: Runtime) -> None:
-    reach.mark_refused(runtime.redis, ON_CALL[1], 30006, staff=True)
+    reach.mark_refused(runtime.redis, ON_CALL[1], 30006, staff=True, now=0.0)
     runtime.redis.sadd(keys.OPTED_OUT, BACKUP)
     warnings = unreachable_staff(runtime.redis, ON_CALL, BACKUP)
     assert len(warnings) == 2

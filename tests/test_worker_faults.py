@@ -178,7 +178,7 @@ def test_a_safely_configured_redis_gets_no_warning() -> None:
 def test_bot_worker_warns_at_start_about_a_staff_number_it_cannot_reach(tmp_path: Path) -> None:
     with RedisServer(args=DURABLE) as server:
         client = server.client(decode_responses=True)
-        client.set(keys.unreachable("+19495550102"), "30006")
+        client.hset(keys.UNREACHABLE, "+19495550102", "30006")
         env = {**worker_env(server.url, "http://127.0.0.1:9", tmp_path),
                "STAFF_ALERT_NUMBERS": "+19495550101,+19495550102"}  # fmt: skip
         log = tmp_path / "worker.log"
