@@ -185,7 +185,7 @@ def staff_acks(phones: Phones, record: Path, stop: threading.Event) -> int:
         for line in record.read_text().splitlines() if record.exists() else []:
             body = json.loads(line)["body"]
             if " alert " in body and "Reply ACK" in body:
-                ref = body.split("Reply ACK ")[1][:4]
+                ref = body.split("Reply ACK ")[1].split()[0]
                 if ref not in acked and hash(ref) % 2 == 0:
                     acked.add(ref)
                     phones.text(ON_CALL[1], f"ACK {ref}")
