@@ -10,7 +10,7 @@ from typing import Any
 import fakeredis
 import pytest
 
-from bot import keys
+from bot import outbox
 from bot.config import Config
 from bot.runtime import Runtime, build
 from bot.settings import ROOT, Settings
@@ -139,7 +139,7 @@ def test_a_full_conversation_reaches_each_outcome(chat: Chat, live: Live, outcom
     assert finished == {outcome}
     if outcome != "exercises":  # escalations ask the web visitor for a number, then alert staff
         chat.send(CALLBACK)
-        assert live.runtime.redis.xlen(keys.OUTBOX) >= 1
+        assert outbox.queued(live.runtime.redis)  # the staff alert, in its lane
 
 
 def test_typed_html_is_shown_as_text_and_never_runs(chat: Chat) -> None:
