@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot import keys
+from bot import outbox
 from bot.core.understanding import understand
 from bot.runtime import Runtime
 from tests.conftest import EXERCISES_PATH, Phone, answers_with
@@ -17,7 +17,7 @@ STAFF = "+19495550101"
 
 
 def staff_alerts(rt: Runtime) -> list[str]:
-    return [f["body"] for _, f in rt.redis.xrange(keys.OUTBOX) if f["to"] == STAFF]
+    return [f["body"] for f in outbox.queued(rt.redis) if f["to"] == STAFF]
 
 
 def answer_up_to(phone: Phone, question: str) -> None:
