@@ -134,6 +134,9 @@ def _emergency(turn: Turn) -> Step:
 def _red_flag_outcome(turn: Turn) -> tuple[Outcome, dict[str, Any]]:
     book, conv = turn.book, turn.patient.conversation
     answers = without_partial(book.flow.upgrade(conv.answers)) if conv.in_questionnaire else {}
+    q, given = turn.question, turn.reading.sure
+    if q is not None and given is not None:  # "1. also my calf is swollen": the typed 1 counts too
+        answers[q.id] = given
     return red_flag_outcome(book.flow, book.rules, answers, turn.reading.concepts)
 
 

@@ -102,6 +102,14 @@ class Reading:
         return self.safer if self.safer is not None else self.answer
 
     @property
+    def sure(self) -> Any:
+        """The answer without the red-flag options picked by their words alone (`doubtful`)."""
+        value = self.value
+        if isinstance(value, list):
+            return [o for o in value if o not in self.doubtful]
+        return None if value in self.doubtful else value
+
+    @property
     def confirm(self) -> bool:
         """Ask one short question before accepting (never for a plain menu answer)."""
         if self.fast or self.flags:
