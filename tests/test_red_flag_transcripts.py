@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.runtime import Runtime
 from tests.conftest import Phone
 from tests.test_understanding_flow import answer_up_to, staff_alerts
@@ -14,3 +16,16 @@ def test_a_typed_menu_number_still_counts_beside_a_symptom_in_words(
     phone.send("1. also my calf is swollen and warm")  # chest pain typed, a hot calf described
     alerts = staff_alerts(runtime)
     assert len(alerts) == 1 and "EMERGENCY" in alerts[0] and "911" in phone.said
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["no chest pain, swelling or fever", "chest pain? no. breathing fine, just the knee",
+     "no numbness, tingling, fever or weight loss"],
+)  # fmt: skip
+def test_lists_of_nos_and_descriptions_at_the_screen_page_nobody(
+    phone: Phone, runtime: Runtime, text: str
+) -> None:
+    answer_up_to(phone, "red_flags")
+    phone.send(text)
+    assert staff_alerts(runtime) == [] and "911" not in phone.said

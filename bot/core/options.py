@@ -118,7 +118,8 @@ def find(tokens: Sequence[str], phrases: Sequence[tuple[str, tuple[str, ...]]]) 
                 used.add(start)
             hits.append(Hit(option, start, span[-1] + 1, False))
     inside = {i for h in hits for i in range(h.start, h.end)}
-    found = [Hit(h.option, h.start, h.end, _negated(spelled, h.start, inside)) for h in hits]
+    found = [Hit(h.option, h.start, h.end,
+                 _negated(spelled, h.start, inside) or _answered_no(spelled, h.end)) for h in hits]  # fmt: skip
     return sorted(found, key=lambda h: h.start)
 
 
@@ -159,6 +160,16 @@ def _negated(tokens: Sequence[str], start: int, inside: set[int]) -> bool:
         if gap > 2:
             return False
     return False
+
+
+def _answered_no(tokens: Sequence[str], end: int) -> bool:
+    """An option asked back and answered no: "chest pain? no", "swelling - nope"."""
+    after = [*tokens[end : end + 3], ""]
+    return (
+        after[0] in ("?", ":", "-")
+        and after[1] in NEGATORS | {"nope", "nah"}
+        and (after[2] not in ("idea", "doubt", "clue", "wonder", "joke", "kidding"))
+    )
 
 
 def _or_list(tokens: Sequence[str], at: int) -> bool:
