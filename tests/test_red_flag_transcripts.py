@@ -21,7 +21,7 @@ def test_a_typed_menu_number_still_counts_beside_a_symptom_in_words(
 @pytest.mark.parametrize(
     "text",
     ["no chest pain, swelling or fever", "chest pain? no. breathing fine, just the knee",
-     "no numbness, tingling, fever or weight loss"],
+     "one of my knees hurts, that's all", "no numbness, tingling, fever or weight loss"],
 )  # fmt: skip
 def test_lists_of_nos_and_descriptions_at_the_screen_page_nobody(
     phone: Phone, runtime: Runtime, text: str
@@ -29,3 +29,9 @@ def test_lists_of_nos_and_descriptions_at_the_screen_page_nobody(
     answer_up_to(phone, "red_flags")
     phone.send(text)
     assert staff_alerts(runtime) == [] and "911" not in phone.said
+
+
+def test_a_spelled_number_in_a_sentence_is_not_a_menu_pick(phone: Phone, runtime: Runtime) -> None:
+    answer_up_to(phone, "red_flags")
+    phone.send("two")  # a menu-like reply: option 2, a swollen calf
+    assert any("URGENT" in body for body in staff_alerts(runtime))

@@ -62,6 +62,7 @@ def parse_choice(
     )
     if placed is not None:
         return [placed]
+    digits = _menu_digits(digits, rest, choices)
     for q in quantities(digits):  # "after 4 miles" is not menu number 4
         digits = digits[: q.span[0]] + " " * (q.span[1] - q.span[0]) + digits[q.span[1] :]
     if re.fullmatch(r"[1-9]{2,5}", digits.strip()) and multi:
@@ -73,6 +74,17 @@ def parse_choice(
         raise AnswerError("which")
     picked |= _both_or_all(tokens, real, multi, picked)
     return _decide(picked, hits, none, real, multi)
+
+
+def _menu_digits(digits: str, rest: str, choices: Sequence[Choice]) -> str:
+    """On a safety screen a spelled number picks an option only in a menu-like reply ("two and
+    four"); in a sentence it is a word: "one of my knees", "a step or two" are not 1 and 2."""
+    if not any(c.red_flag for c in choices) or all(
+        t in MENU_JOINERS or t in words.FILLER or t.replace(".", "").isdigit()
+        for t in digits.split()
+    ):
+        return digits
+    return rest  # typed digits still pick: "1, and my calf is swollen"
 
 
 def _phrases(c: Choice) -> tuple[str, ...]:
@@ -148,6 +160,8 @@ def _by_duration(digits: str, real: Sequence[Choice], today: date | None) -> str
     return placed.pop()
 
 
+MENU_JOINERS = frozenset({"and", "or", "&", "+", ",", ".", "plus", "both", "number", "numbers",
+                          "option", "options", "also"})  # fmt: skip
 _NOT_NUMBER = re.compile(
     r"\b(?:not|no|never|without)\s+(?:number\s+|option\s+)?\d+(?:\s*(?:,|or|nor)\s*\d+)*\b"
 )
