@@ -31,6 +31,17 @@ def test_lists_of_nos_and_descriptions_at_the_screen_page_nobody(
     assert staff_alerts(runtime) == [] and "911" not in phone.said
 
 
+def test_a_red_flag_after_declining_the_questionnaire_is_still_acted_on(
+    phone: Phone, runtime: Runtime
+) -> None:
+    phone.send("hi")
+    phone.send("no thanks")
+    assert staff_alerts(runtime) == []
+    phone.send("actually my leg pain is a 10 and my toes have gone numb")
+    assert "911" in phone.said
+    assert any("EMERGENCY" in body for body in staff_alerts(runtime))
+
+
 def test_a_spelled_number_in_a_sentence_is_not_a_menu_pick(phone: Phone, runtime: Runtime) -> None:
     answer_up_to(phone, "red_flags")
     phone.send("two")  # a menu-like reply: option 2, a swollen calf
