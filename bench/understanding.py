@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rapidfuzz.distance import DamerauLevenshtein
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from bot.config import load_config  # noqa: E402
 from bot.core.engine import advance  # noqa: E402
 from bot.core.model import Conversation, Inbound, Patient, Playbook  # noqa: E402
+from bot.core.typos import is_english_word  # noqa: E402
 from bot.core.understanding import understand  # noqa: E402
 from bot.nlp import _corrected, _fix_cached, _pipeline, plain  # noqa: E402
 
@@ -62,21 +64,39 @@ def corpus() -> list[dict[str, Any]]:
     return out
 
 
-def typo(text: str, rng: random.Random) -> str:
+def typo(text: str, rng: random.Random, vocabulary: tuple[str, ...] = ()) -> str:
+    """One slip in a word of 5+ letters. A slip that spells another real word ("heart" ->
+    "heat") or is one letter from two lexicon words ("keeps"/"knees" -> "kees") is no typo a
+    reader can see: it is drawn again (up to 20 times), and counted in SKIPPED."""
     words = text.split()
     long = [i for i, w in enumerate(words) if len(w) >= 5 and w.isalpha()]
     if not long:
         return text
-    i = rng.choice(long)
-    w, j = words[i], rng.randrange(1, len(words[i]) - 1)
-    kind = rng.choice(("swap", "drop", "double"))
-    words[i] = (w[:j] + w[j + 1] + w[j] + w[j + 2 :] if kind == "swap" else
+    for _ in range(20):
+        i = rng.choice(long)
+        w, j = words[i], rng.randrange(1, len(words[i]) - 1)
+        kind = rng.choice(("swap", "drop", "double"))
+        slip = (w[:j] + w[j + 1] + w[j] + w[j + 2 :] if kind == "swap" else
                 w[:j] + w[j + 1 :] if kind == "drop" else w[:j] + w[j] + w[j:])  # fmt: skip
-    return " ".join(words)
+        if slip == w or not _unreadable(slip.lower(), w.lower(), vocabulary):
+            break
+        SKIPPED[0] += 1
+    return " ".join([*words[:i], slip, *words[i + 1 :]])
+
+
+SKIPPED = [0]
+
+
+def _unreadable(slip: str, word: str, vocabulary: tuple[str, ...]) -> bool:
+    if is_english_word(slip):
+        return True
+    near = [v for v in vocabulary if v != word and v[0] == slip[0]
+            and DamerauLevenshtein.distance(slip, v) <= 1]  # fmt: skip
+    return bool(near) and word in vocabulary
 
 
 def variants(
-    case: dict[str, Any], rng: random.Random, n: int, misspelled: bool
+    case: dict[str, Any], rng: random.Random, n: int, misspelled: bool, vocab: tuple[str, ...] = ()
 ) -> list[dict[str, Any]]:
     """Filler before/after and one typo; a text already misspelled gets filler only."""
     out = []
@@ -84,7 +104,8 @@ def variants(
         before, after = rng.choice(FILLER_BEFORE), rng.choice(FILLER_AFTER)
         texts = [f"{before} {case['text']}", f"{case['text']} {after}"]
         if not misspelled:
-            texts += [typo(case["text"], rng), f"{before} {typo(case['text'], rng)} {after}"]
+            slips = typo(case["text"], rng, vocab), typo(case["text"], rng, vocab)
+            texts += [slips[0], f"{before} {slips[1]} {after}"]
         out += [{**case, "text": text} for text in texts]
     return out
 
@@ -198,8 +219,12 @@ def main() -> int:
     print(f"config and medspaCy loaded in {time.perf_counter() - t0:.2f} s")
     rng = random.Random(args.seed)
     cases = corpus()
-    generated = [v for case in cases
-                 for v in variants(case, rng, args.variants, misspelled(book, case["text"]))]  # fmt: skip
+    _, vocab, _ = _pipeline(book.lexicons["en"])
+    generated = [v for case in cases for v in
+                 variants(case, rng, args.variants, misspelled(book, case["text"]), vocab)]  # fmt: skip
+    print(
+        f"typo slips drawn again (a real word, or one letter from two lexicon words): {SKIPPED[0]}"
+    )
     results = []
     for name, group in (("corpus", cases), ("generated variants (filler, typos)", generated),
                         ("generated context (present vs negated/past/other/hypothetical)",
