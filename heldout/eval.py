@@ -16,9 +16,10 @@ RED = ["chest_breathing", "calf_swollen_warm", "hot_knee_fever", "severe_leg_num
 OPTION_CONCEPT = {"cant_take_4_steps": "cant_bear_weight", "cant_bend_90": "cant_bend_knee", "locks": "knee_locks"}
 
 
-def answered(r) -> set[str]:
+def answered(r, value=None) -> set[str]:
     """Red-flag concepts picked from the menu (triage reads them from the answer, not from flags)."""
-    vals = r.answer if isinstance(r.answer, list) else [r.answer] if isinstance(r.answer, str) else []
+    value = r.answer if value is None else value
+    vals = value if isinstance(value, list) else [value] if isinstance(value, str) else []
     return {OPTION_CONCEPT.get(v, v) for v in vals} & set(RED)
 
 
@@ -48,7 +49,8 @@ def main() -> None:
                            lang="en", today=date(2026, 12, 1))
             e = c["expect"]
             # As the engine acts: flags fire at once; a menu pick fires unless the bot asks first.
-            got = set(r.flags) | (set() if r.confirm else answered(r))
+            sure = answered(r, getattr(r, "sure", r.answer)) if r.flags else set()
+            got = set(r.flags) | sure | (set() if r.confirm or r.flags else answered(r))
             asked = (answered(r) - got) if r.confirm else set()
             if "flags" in e:
                 want = set(e["flags"])
