@@ -150,7 +150,8 @@ def _negated(tokens: Sequence[str], start: int, inside: set[int]) -> bool:
         word = tokens[i]
         if word in NEGATORS:
             return True
-        if word == "," and i - 1 in inside and _or_list(tokens, start):
+        listed = i - 1 in inside or tokens[i + 1] in ("or", "nor")  # "A, or B": Oxford comma
+        if word == "," and listed and _or_list(tokens, start):
             continue
         if word in CLAUSE_BREAKS:
             return False
