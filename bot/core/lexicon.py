@@ -66,7 +66,8 @@ class Lexicon:
 def compile_pattern(
     text: str, words: Mapping[str, list[str]], never_skip: Iterable[str] = ()
 ) -> TokenPattern:
-    """'CHEST ~3 PAIN' -> spaCy token pattern. CAPS = word group, ~N = up to N words, x? = optional.
+    """'CHEST ~3 PAIN' -> spaCy token pattern. CAPS = word group, ~N = up to N words, x? (or
+    GROUP?) = optional.
 
     A gap never skips a `never_skip` word (negations, "but", a full stop): "calf isn't swollen"
     must not match "CALF ~4 SWOLLEN" with the negation hidden inside the match.
@@ -77,10 +78,13 @@ def compile_pattern(
         gap = _GAP.match(token)
         if gap:
             out.append({"LOWER": {"NOT_IN": skip}, "OP": f"{{0,{gap.group(1)}}}"})
-        elif token.isupper() and token.replace("_", "").isalpha():
-            if token not in words:
-                raise ValueError(f"pattern {text!r}: unknown word group {token}")
-            out.append({"LOWER": {"IN": [w.lower() for w in words[token]]}})
+        elif token.rstrip("?").isupper() and token.rstrip("?").replace("_", "").isalpha():
+            group = token.rstrip("?")
+            if group not in words:
+                raise ValueError(f"pattern {text!r}: unknown word group {group}")
+            out.append({"LOWER": {"IN": [w.lower() for w in words[group]]}})
+            if token.endswith("?"):  # an optional word group: LINK?
+                out[-1]["OP"] = "?"
         elif token.endswith("?") and len(token) > 1:
             out.append({"LOWER": token[:-1].lower(), "OP": "?"})
         else:
