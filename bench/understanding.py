@@ -113,7 +113,7 @@ def variants(
 def misspelled(book: Playbook, text: str) -> bool:
     """The corpus's own typo cases (the reader corrects a word in them)."""
     lexicon = book.lexicons["en"]
-    _, vocabulary, _ = _pipeline(lexicon)
+    vocabulary = _pipeline(lexicon).vocabulary
     return _corrected(plain(text), vocabulary, lexicon.protected) != plain(text)
 
 
@@ -219,7 +219,7 @@ def main() -> int:
     print(f"config and medspaCy loaded in {time.perf_counter() - t0:.2f} s")
     rng = random.Random(args.seed)
     cases = corpus()
-    _, vocab, _ = _pipeline(book.lexicons["en"])
+    vocab = _pipeline(book.lexicons["en"]).vocabulary
     generated = [v for case in cases for v in
                  variants(case, rng, args.variants, misspelled(book, case["text"]), vocab)]  # fmt: skip
     print(

@@ -13,7 +13,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from loguru import logger
 from rapidfuzz import process
@@ -66,8 +66,11 @@ class MedspacyReader:
 
     def read(self, text: str, lang: str) -> Found:
         lexicon = self.lexicons.get(lang) or self.lexicons["en"]
-        nlp, vocabulary, partial_ok = _pipeline(lexicon)
-        doc = nlp(_corrected(plain(text), vocabulary, lexicon.protected))
+        nlp, vocabulary, partial_ok, gaps = _pipeline(lexicon)
+        doc = nlp.make_doc(_corrected(plain(text), vocabulary, lexicon.protected))
+        gaps.mark(doc)
+        for _, step in nlp.pipeline:
+            doc = step(doc)
         contexts = [_context(ent, partial_ok) for ent in doc.ents]
         contexts = answered_no(doc, list_negations(doc, contexts))
         mentions = tuple(
@@ -137,17 +140,46 @@ def _fix(word: str, vocabulary: tuple[str, ...], protected: frozenset[str]) -> s
     return _fix_cached(word, vocabulary, protected)
 
 
-_PIPELINES: dict[str, tuple[Any, tuple[str, ...], frozenset[str]]] = {}
+class Gaps:
+    """Which words a pattern gap may skip: not a negation ("calf isn't swollen" is no swollen
+    calf), unless it is part of a pseudo phrase the lexicon lists ("a cramp that won't go away,
+    and it's swollen" is a swollen calf)."""
+
+    def __init__(self, nlp: Any, never: frozenset[str], pseudo: Iterable[str]) -> None:
+        from spacy.matcher import PhraseMatcher
+        from spacy.tokens import Token
+
+        Token.set_extension("gap_ok", default=True, force=True)
+        self.never = never
+        self.pseudo = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.pseudo.add("pseudo", [nlp.make_doc(plain(p)) for p in pseudo])
+
+    def mark(self, doc: Any) -> None:
+        for token in doc:
+            token._.gap_ok = token.lower_ not in self.never
+        for _, start, end in self.pseudo(doc):
+            for token in doc[start:end]:
+                token._.gap_ok = True
 
 
-def _pipeline(lexicon: Lexicon) -> tuple[Any, tuple[str, ...], frozenset[str]]:
+class Built(NamedTuple):
+    nlp: Any
+    vocabulary: tuple[str, ...]
+    partial_ok: frozenset[str]
+    gaps: Gaps
+
+
+_PIPELINES: dict[str, Built] = {}
+
+
+def _pipeline(lexicon: Lexicon) -> Built:
     with _LOCK:
         if lexicon.digest not in _PIPELINES:
             _PIPELINES[lexicon.digest] = _build(lexicon)
         return _PIPELINES[lexicon.digest]
 
 
-def _build(lexicon: Lexicon) -> tuple[Any, tuple[str, ...], frozenset[str]]:
+def _build(lexicon: Lexicon) -> Built:
     import medspacy
     from medspacy.context import ConTextRule
     from medspacy.ner import TargetRule
@@ -180,7 +212,14 @@ def _build(lexicon: Lexicon) -> tuple[Any, tuple[str, ...], frozenset[str]]:
     # in three symptom groups, rather than "hours").
     uses = Counter(w for c in lexicon.concepts for p in c.patterns for w in pattern_words(p))
     vocabulary = tuple(sorted(lexicon.vocabulary, key=lambda w: (-uses[w], w)))
-    return nlp, vocabulary, partial_ok
+    never = frozenset(w for c in lexicon.concepts for p in c.patterns for w in _never_skip(p))
+    pseudo = [r.phrase for r in lexicon.context if r.category == "pseudo"]
+    return Built(nlp, vocabulary, partial_ok, Gaps(nlp, never, pseudo))
+
+
+def _never_skip(pattern: list[dict[str, Any]]) -> set[str]:
+    lowers = (t.get("LOWER") for t in pattern)
+    return {plain(w) for low in lowers if isinstance(low, dict) for w in low.get("NOT_IN", ())}
 
 
 def _targets(
@@ -195,7 +234,9 @@ def _plain_pattern(pattern: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for token in pattern:
         lower = token.get("LOWER")
-        if isinstance(lower, str):
+        if isinstance(lower, dict) and "NOT_IN" in lower:  # a gap: see Gaps
+            token = {"_": {"gap_ok": True}, **{k: v for k, v in token.items() if k != "LOWER"}}
+        elif isinstance(lower, str):
             token = {**token, "LOWER": plain(lower)}
         elif isinstance(lower, dict):
             token = {**token, "LOWER": {k: [plain(w) for w in v] for k, v in lower.items()}}
