@@ -14,6 +14,7 @@ INTENTS = ("callback", "opt_out", "opt_out_maybe")
 
 TokenPattern = list[dict[str, Any]]
 _GAP = re.compile(r"^~(\d+)$")
+_ANY_GAP = re.compile(r"^~~(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ def compile_pattern(
     text: str, words: Mapping[str, list[str]], never_skip: Iterable[str] = ()
 ) -> TokenPattern:
     """'CHEST ~3 PAIN' -> spaCy token pattern. CAPS = word group, ~N = up to N words, x? (or
-    GROUP?) = optional.
+    GROUP?) = optional, ~~N = up to N words of any kind (only before a word that carries its own
+    polarity, like a pronoun: "my calf doesn't hurt but it is swollen").
 
     A gap never skips a `never_skip` word (negations, "but", a full stop): "calf isn't swollen"
     must not match "CALF ~4 SWOLLEN" with the negation hidden inside the match.
@@ -76,7 +78,9 @@ def compile_pattern(
     skip = sorted(never_skip)
     for token in text.split():
         gap = _GAP.match(token)
-        if gap:
+        if any_gap := _ANY_GAP.match(token):  # may skip a negation: the next words say it again
+            out.append({"OP": f"{{0,{any_gap.group(1)}}}"})
+        elif gap:
             out.append({"LOWER": {"NOT_IN": skip}, "OP": f"{{0,{gap.group(1)}}}"})
         elif token.rstrip("?").isupper() and token.rstrip("?").replace("_", "").isalpha():
             group = token.rstrip("?")
