@@ -234,7 +234,7 @@ def _plain_pattern(pattern: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for token in pattern:
         lower = token.get("LOWER")
-        if isinstance(lower, dict) and "NOT_IN" in lower:  # a gap: see Gaps
+        if isinstance(lower, dict) and "NOT_IN" in lower and "OP" in token:  # a gap: see Gaps
             token = {"_": {"gap_ok": True}, **{k: v for k, v in token.items() if k != "LOWER"}}
         elif isinstance(lower, str):
             token = {**token, "LOWER": plain(lower)}
