@@ -18,7 +18,7 @@ from text_to_num import alpha2digit
 DAY, WEEK, MONTH, YEAR = 1.0, 7.0, 365.25 / 12, 365.25
 UNITS: dict[str, tuple[str, float]] = {}  # unit word -> (family, size in the family's base unit)
 for _family, _words, _size in (
-    ("duration", "d day days dy dys", DAY),
+    ("duration", "d day days dy dys night nights", DAY),
     ("duration", "w wk wks week weeks", WEEK),
     ("duration", "fortnight fortnights", 2 * WEEK),
     ("duration", "mo mos mth mths mnth mnths month months", MONTH),
