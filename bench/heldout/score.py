@@ -1,6 +1,6 @@
 """Score held-out texts (bench/heldout/*.yaml, corpus format) as the engine acts on them.
 
-Run: `.venv/bin/python bench/heldout/score.py [--spread] [FILE ...]`. Per red-flag concept:
+Run: `.venv/bin/python bench/heldout/score.py [--spread] [--code DIR] [FILE ...]`. Per red-flag concept:
 recall and false alarms, counting what the engine would act on (a free-text flag fires; a menu
 pick fires unless the bot asks first; a pick "asked first" is counted apart); the share of texts
 with no red flag that would page staff; callback and opt-out intent (STOP keywords as the engine
@@ -16,8 +16,12 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+# --code DIR scores another checkout's code and config (the baseline) with the same texts.
+_CODE = sys.argv.index("--code") if "--code" in sys.argv else None
+ROOT = Path(sys.argv.pop(_CODE + 1)) if _CODE else Path(__file__).resolve().parents[2]
+if _CODE:
+    sys.argv.pop(_CODE)
+sys.path.insert(0, str(ROOT.resolve()))
 
 from bot.config import load_config  # noqa: E402
 from bot.core.answers import clean, keyword_of  # noqa: E402
@@ -45,7 +49,7 @@ def main() -> None:
     spread = "--spread" in sys.argv  # texts with no question also read at each of these questions
     args = [a for a in sys.argv[1:] if a != "--spread"]
     files = args or sorted(str(p) for p in Path(__file__).parent.glob("*.yaml"))
-    book = load_config().playbook
+    book = load_config(ROOT / "config").playbook
     lexicon = book.lexicons["en"]
     RED.extend(c.id for c in lexicon.concepts if c.red_flag)
     OPTION_CONCEPT.update({c.value: c.id for c in lexicon.concepts if isinstance(c.value, str)})
