@@ -13,6 +13,7 @@ import sys
 from collections import Counter
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -45,130 +46,122 @@ def same(a, b):
     return a == b
 
 
+SPREAD = (None, "consent", "red_flags", "systemic", "location", "pain_run", "settles")
+TODAY = date(2026, 12, 1)
+
+
+class Tally:
+    """Counts, per concept and per check, over every case read."""
+
+    def __init__(self, book: Any) -> None:
+        self.book = book
+        self.tp, self.fn, self.fp, self.neg = Counter(), Counter(), Counter(), Counter()
+        self.paged = Counter()  # benign texts: n, paged, asked; red-flag texts: asked_first
+        self.intent = {k: Counter() for k in ("callback", "opt_out")}
+        self.answers = Counter()
+        self.misses: list[str] = []
+
+    def read(self, case: dict[str, Any]) -> None:
+        book = self.book
+        q = book.flow.question(case["question"]) if case.get("question") else None
+        r = understand(case["text"], q, book.lexicons["en"], book.reader,
+                       keywords=book.keywords.all, lang="en", today=TODAY)  # fmt: skip
+        where = f"{case.get('question')}: {case['text']!r}"
+        expect = case["expect"]
+        if "flags" in expect:
+            self.flags(r, set(expect["flags"]), where)
+        for k in self.intent:
+            if k in expect:
+                self.intended(r, k, expect[k], case["text"])
+        if "answer" in expect:
+            self.answered(r, expect["answer"], where)
+        if expect.get("confirm") is False and r.confirm:
+            self.answers["confirmed"] += 1
+            self.misses.append(f"CONFIRMED plain answer {where}")
+
+    def flags(self, r: Any, want: set[str], where: str) -> None:
+        # As the engine acts: flags fire at once, with the typed answer beside them (main before
+        # the review dropped it: no `sure`); a menu pick fires unless the bot asks first.
+        sure = answered(r, r.sure) if r.flags and hasattr(r, "sure") else set()
+        got = set(r.flags) | sure | (set() if r.confirm or r.flags else answered(r))
+        asked = (answered(r) - got) if r.confirm else set()
+        for k in RED:
+            if k in want:
+                (self.tp if k in got else self.fn)[k] += 1
+            else:
+                self.neg[k] += 1
+                self.fp[k] += k in got
+        if not want:
+            self.paged.update(n=1, paged=bool(got), asked=bool(asked))
+        else:
+            self.paged.update(asked_first=bool(want & asked - got))
+        if asked:
+            self.misses.append(f"ASKED {where} asks about {sorted(asked)}")
+        if got != want:
+            self.misses.append(f"FLAGS {where} want {sorted(want)} got {sorted(got)}")
+
+    def intended(self, r: Any, k: str, want: bool, text: str) -> None:
+        got = getattr(r, k)
+        if k == "opt_out":  # as the engine's opt-out route decides: STOP keywords too
+            kw = self.book.keywords
+            got = got or kw.spelled(keyword_of(clean(text))) in kw.stop
+            self.intent[k]["maybe"] += bool(not got and r.opt_out_maybe and want)
+        self.intent[k].update(n=1, ok=got == want)
+        if got != want:
+            self.misses.append(f"{k.upper()}: {text!r} want {want} got {got}")
+
+    def answered(self, r: Any, want: Any, where: str) -> None:
+        ok = same(r.answer, want) or (isinstance(want, list) and isinstance(r.answer, list)
+                                      and sorted(r.answer) == sorted(want))  # fmt: skip
+        self.answers.update(n=1, ok=ok)
+        if not ok:
+            self.misses.append(f"ANSWER {where} want {want!r} got {r.answer!r} err={r.error}")
+
+    def report(self) -> None:
+        print(f"{'concept':24} recall        false alarms")
+        for k in [*RED, "ALL"]:
+            tp, fn, fp, neg = ((sum(c.values()) for c in (self.tp, self.fn, self.fp, self.neg))
+                               if k == "ALL" else (self.tp[k], self.fn[k], self.fp[k], self.neg[k]))  # fmt: skip
+            print(
+                f"{k:24} {tp:>3}/{tp + fn:<3} {pct(tp, tp + fn):>6}   {fp:>2}/{neg:<4} {pct(fp, neg):>6}"
+            )
+        p = self.paged
+        print(
+            f"texts with no red flag that raised one: {p['paged']}/{p['n']} ({pct(p['paged'], p['n'])})"
+        )
+        print(f"benign texts asked to confirm a red-flag option: {p['asked']}; "
+              f"red-flag texts asked first: {p['asked_first']}")  # fmt: skip
+        for k, v in self.intent.items():
+            maybe = f", {v['maybe']} of the misses asked to confirm" if v["maybe"] else ""
+            print(f"{k}: {v['ok']}/{v['n']} ({pct(v['ok'], v['n'])}){maybe}")
+        a = self.answers
+        print(
+            f"answers: {a['ok']}/{a['n']} ({pct(a['ok'], a['n'])}); plain answers confirmed: {a['confirmed']}"
+        )
+        print("\n".join(self.misses))
+
+
+def pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
 def main() -> None:
-    spread = "--spread" in sys.argv  # texts with no question also read at each of these questions
-    args = [a for a in sys.argv[1:] if a != "--spread"]
-    files = args or sorted(str(p) for p in Path(__file__).parent.glob("*.yaml"))
+    spread = "--spread" in sys.argv  # texts with no question also read at each of SPREAD
+    files = [a for a in sys.argv[1:] if a != "--spread"] or sorted(
+        str(p) for p in Path(__file__).parent.glob("*.yaml"))  # fmt: skip
     book = load_config(ROOT / "config").playbook
     lexicon = book.lexicons["en"]
     RED.extend(c.id for c in lexicon.concepts if c.red_flag)
     OPTION_CONCEPT.update({c.value: c.id for c in lexicon.concepts if isinstance(c.value, str)})
-    tp, fn, fp, neg = Counter(), Counter(), Counter(), Counter()
-    page_fa = page_n = asked_benign = asked_real = 0
-    intent = {k: Counter() for k in ("callback", "opt_out")}
-    ans_ok = ans_n = conf_bad = 0
-    misses = []
+    tally = Tally(book)
     for f in files:
-        cases = yaml.safe_load(Path(f).read_text())
+        cases = yaml.safe_load(Path(f).read_text(encoding="utf-8"))
         if spread:
-            cases = [
-                dict(c, question=q)
-                for c in cases
-                if "question" not in c and "answer" not in c["expect"]
-                for q in (
-                    None,
-                    "consent",
-                    "red_flags",
-                    "systemic",
-                    "location",
-                    "pain_run",
-                    "settles",
-                )
-            ]
-        for c in cases:
-            q = book.flow.question(c["question"]) if c.get("question") else None
-            r = understand(
-                c["text"],
-                q,
-                book.lexicons["en"],
-                book.reader,
-                keywords=book.keywords.all,
-                lang="en",
-                today=date(2026, 12, 1),
-            )
-            e = c["expect"]
-            # As the engine acts: flags fire at once; a menu pick fires unless the bot asks first.
-            # (main before the review dropped the typed answer when a flag fired: no `sure`)
-            sure = answered(r, r.sure) if r.flags and hasattr(r, "sure") else set()
-            got = set(r.flags) | sure | (set() if r.confirm or r.flags else answered(r))
-            asked = (answered(r) - got) if r.confirm else set()
-            if "flags" in e:
-                want = set(e["flags"])
-                for k in RED:
-                    if k in want:
-                        (tp if k in got else fn)[k] += 1
-                    else:
-                        neg[k] += 1
-                        fp[k] += k in got
-                if not want:
-                    page_n += 1
-                    page_fa += bool(got)
-                    asked_benign += bool(asked)
-                else:
-                    asked_real += bool(want & asked - got)
-                if asked:
-                    misses.append(
-                        f"ASKED {c.get('question')}: {c['text']!r} asks about {sorted(asked)}"
-                    )
-                if got != want:
-                    misses.append(
-                        f"FLAGS {c.get('question')}: {c['text']!r} want {sorted(want)} got {sorted(got)}"
-                    )
-            for k in intent:
-                if k in e:
-                    v = getattr(r, k)
-                    if k == "opt_out":  # as the engine's opt-out route decides: STOP keywords too
-                        v = (
-                            v
-                            or book.keywords.spelled(keyword_of(clean(c["text"])))
-                            in book.keywords.stop
-                        )
-                        if not v and r.opt_out_maybe and e[k]:
-                            intent[k]["maybe"] += 1
-                    intent[k]["n"] += 1
-                    intent[k]["ok"] += v == e[k]
-                    if v != e[k]:
-                        misses.append(f"{k.upper()}: {c['text']!r} want {e[k]} got {v}")
-            if "answer" in e:
-                ans_n += 1
-                ok = same(r.answer, e["answer"]) or (
-                    isinstance(e["answer"], list)
-                    and isinstance(r.answer, list)
-                    and sorted(r.answer) == sorted(e["answer"])
-                )
-                ans_ok += ok
-                if not ok:
-                    misses.append(
-                        f"ANSWER {c.get('question')}: {c['text']!r} want {e['answer']!r} got {r.answer!r} err={r.error}"
-                    )
-            if e.get("confirm") is False and r.confirm:
-                conf_bad += 1
-                misses.append(f"CONFIRMED plain answer {c.get('question')}: {c['text']!r}")
-    print(f"{'concept':24} recall        false alarms")
-    for k in RED:
-        n = tp[k] + fn[k]
-        print(
-            f"{k:24} {tp[k]:>3}/{n:<3} {100 * tp[k] / n if n else float('nan'):5.1f}%   {fp[k]:>2}/{neg[k]:<3} {100 * fp[k] / neg[k]:4.1f}%"
-        )
-    T, N = sum(tp.values()), sum(tp.values()) + sum(fn.values())
-    print(
-        f"{'ALL':24} {T:>3}/{N:<3} {100 * T / N:5.1f}%   {sum(fp.values())}/{sum(neg.values())} {100 * sum(fp.values()) / sum(neg.values()):4.2f}%"
-    )
-    print(
-        f"texts with no red flag that raised one: {page_fa}/{page_n} ({100 * page_fa / page_n:.1f}%)"
-    )
-    print(
-        f"benign texts asked to confirm a red-flag option: {asked_benign}; red-flag texts asked first: {asked_real}"
-    )
-    for k, v in intent.items():
-        print(
-            f"{k}: {v['ok']}/{v['n']} ({100 * v['ok'] / max(v['n'], 1):.1f}%)"
-            + (f", {v['maybe']} of the misses asked to confirm" if v["maybe"] else "")
-        )
-    print(
-        f"answers: {ans_ok}/{ans_n} ({100 * ans_ok / max(ans_n, 1):.1f}%); plain answers confirmed: {conf_bad}"
-    )
-    print("\n".join(misses))
+            cases = [dict(c, question=q) for c in cases
+                     if "question" not in c and "answer" not in c["expect"] for q in SPREAD]  # fmt: skip
+        for case in cases:
+            tally.read(case)
+    tally.report()
 
 
 if __name__ == "__main__":
