@@ -106,14 +106,14 @@ class Tally:
             kw = self.book.keywords
             got = got or kw.spelled(keyword_of(clean(text))) in kw.stop
             self.intent[k]["maybe"] += bool(not got and r.opt_out_maybe and want)
-        self.intent[k].update(n=1, ok=got == want)
+        self.intent[k].update(n=1, ok=int(got == want))
         if got != want:
             self.misses.append(f"{k.upper()}: {text!r} want {want} got {got}")
 
     def answered(self, r: Any, want: Any, where: str) -> None:
         ok = same(r.answer, want) or (isinstance(want, list) and isinstance(r.answer, list)
                                       and sorted(r.answer) == sorted(want))  # fmt: skip
-        self.answers.update(n=1, ok=ok)
+        self.answers.update(n=1, ok=int(ok))
         if not ok:
             self.misses.append(f"ANSWER {where} want {want!r} got {r.answer!r} err={r.error}")
 
