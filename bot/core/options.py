@@ -165,12 +165,12 @@ def _negated(tokens: Sequence[str], start: int, inside: set[int]) -> bool:
 
 def _answered_no(tokens: Sequence[str], end: int) -> bool:
     """An option asked back and answered no: "chest pain? no", "swelling - nope"."""
-    after = [*tokens[end : end + 3], ""]
-    return (
-        after[0] in ("?", ":", "-")
-        and after[1] in NEGATORS | {"nope", "nah"}
-        and (after[2] not in ("idea", "doubt", "clue", "wonder", "joke", "kidding"))
-    )
+    after = [*tokens[end : end + 3], "", "", ""]
+    no = after[1] in NEGATORS or after[1] in ("nope", "nah")
+    return after[0] in ("?", ":", "-") and no and after[2] not in NOT_AN_ANSWER
+
+
+NOT_AN_ANSWER = frozenset(["idea", "doubt", "clue", "wonder", "joke", "kidding"])  # "no idea why"
 
 
 def _or_list(tokens: Sequence[str], at: int) -> bool:
