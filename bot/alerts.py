@@ -29,6 +29,8 @@ REROUTED_STAGES = frozenset({"initial", "resend", "backup", DIGEST_STAGE})
 ALL_AT_ONCE = frozenset({"emergency", "urgent", "priority_call"})
 RE_ESCALATE = frozenset({"emergency", "urgent"})
 Render = Callable[[str, dict[str, Any]], str]
+# Queues a message to a patient (number, message id, text) by the route they can be reached on.
+PatientNotice = Callable[[Writes, str, str, str], None]
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class Alerts:
         self.render = render
         self.retention = retention
         self.gate = WebAlertGate(client, staff.web_caps)
+        self.patient_notice: PatientNotice | None = None  # bot.whatsapp.Outreach.queue_staff_reply
 
     def recipients(self, level: str) -> tuple[str, ...]:
         return self.staff.on_call if level in ALL_AT_ONCE else self.staff.on_call[:1]
@@ -185,6 +188,9 @@ class Alerts:
         if alert["phone"].startswith("web:"):
             return  # a web visitor without a number: nobody to text
         patient_msg = self.render("patient_callback_coming", {})
+        if self.patient_notice is not None:
+            self.patient_notice(pipe, alert["phone"], f"alert:{ref}:patient", patient_msg)
+            return
         to = address(alert["phone"], alert["channel"])
         outbox.queue(
             pipe, message_id=f"alert:{ref}:patient", to=to, body=patient_msg, kind="notice"

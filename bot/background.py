@@ -64,6 +64,7 @@ class Background:
                                   staff=rt.service.staff_numbers,
                                   claim_idle_ms=rt.settings.claim_idle_ms,
                                   block_ms=block_ms)  # fmt: skip
+        consumer.reroute = rt.outreach.reroute  # WhatsApp: outside the window, the next route
         return cls(rt, consumer, reminder_ticks(rt, simulated=simulated))
 
     @classmethod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -37,6 +37,7 @@ from bot.core.typos import typo_table
 from bot.errors import ConfigError
 from bot.lexicon_config import load_lexicons
 from bot.nlp import MedspacyReader
+from bot.whatsapp_config import WhatsAppSetup, load_whatsapp
 
 FILES = ("clinic.yaml", "questionnaire.yaml", "triage.yaml", "exercises.yaml", "keywords.yaml")
 
@@ -50,6 +51,7 @@ class Config:
     playbook: Playbook
     exercises: tuple[Exercise, ...]
     plan: PlanSettings
+    whatsapp: WhatsAppSetup = field(default_factory=WhatsAppSetup)
 
 
 def _read(directory: Path, name: str) -> Any:
@@ -250,7 +252,10 @@ def load_config(directory: str | Path = "config") -> Config:
         default_region=phonenumbers.region_code_for_number(phonenumbers.parse(clinic.phone))
         or "US",
     )
-    return Config(root, clinic, playbook, tuple(emodel.exercises), plan_settings)
+    words = frozenset().union(*(getattr(keywords, k) for k in ("stop", "start", "help", "restart",
+                                                             "human", "plan")))  # fmt: skip
+    whatsapp = load_whatsapp(root, words)
+    return Config(root, clinic, playbook, tuple(emodel.exercises), plan_settings, whatsapp)
 
 
 def _talk(model: KeywordsModel) -> dict[str, frozenset[str]]:

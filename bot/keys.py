@@ -181,9 +181,15 @@ def web_transcript(patient_id: str) -> str:
     return f"{PREFIX}web:transcript:{patient_id}"
 
 
+def undelivered(phone: str) -> str:
+    """Hash: proactive messages that could not reach a number (count, last_kind, last_at,
+    last_reason): WhatsApp refused them as outside its window and there was no other route."""
+    return f"{PREFIX}undelivered:{phone}"
+
+
 def keys_of(phone: str) -> list[str]:
     """Keys named after one number (forget deletes these plus records found through indexes)."""
-    named = [patient(phone), triages_of(phone), alerts_of(phone), consent(phone)]
+    named = [patient(phone), triages_of(phone), alerts_of(phone), consent(phone), undelivered(phone)]
     return [*named, web_transcript(phone)] if phone.startswith("web:") else named
 
 

@@ -31,7 +31,7 @@ from bot.outbox_records import Records
 from bot.privacy import mask
 from bot.ratelimit import RateLimiter
 from bot.reach import bare
-from bot.twilio_sender import AmbiguousSendError, Sender, TransientSendError
+from bot.twilio_sender import AmbiguousSendError, Sender, SendResult, TransientSendError
 from bot.writes import Writes
 
 log = logging.getLogger(__name__)
@@ -68,20 +68,24 @@ Undeliverable = Callable[[Entry, str], None]
 
 def enqueue(client: redis.Redis, *, message_id: str, to: str, body: str, kind: str,
             not_before: float | None = None, not_after: float | None = None,
-            lane: Lane = Lane.REST) -> bool:  # fmt: skip
+            lane: Lane = Lane.REST, content: str | None = None,
+            alt: str | None = None) -> bool:  # fmt: skip
     """Add a message once per message_id (for 7 days); False if it was already enqueued."""
     writes = Writes()
     queue(writes, message_id=message_id, to=to, body=body, kind=kind, not_before=not_before,
-          not_after=not_after, lane=lane)  # fmt: skip
+          not_after=not_after, lane=lane, content=content, alt=alt)  # fmt: skip
     return writes.apply(client) == 1
 
 
 def queue(writes: Any, *, message_id: str, to: str, body: str, kind: str,
           not_before: float | None = None, not_after: float | None = None,
-          lane: Lane = Lane.REST) -> None:  # fmt: skip
+          lane: Lane = Lane.REST, content: str | None = None,
+          alt: str | None = None) -> None:  # fmt: skip
     """`enqueue` as part of a batch: dedupe mark and stream entry are written together, or
-    neither is (the mark alone would lose the message). Staff alerts pass their lane."""
-    entry = Entry(message_id, to, body, kind, not_before, not_after=not_after, lane=lane)
+    neither is (the mark alone would lose the message). Staff alerts pass their lane; a
+    WhatsApp message may carry its template (`content`) and fallback routes (`alt`)."""
+    entry = Entry(message_id, to, body, kind, not_before, not_after=not_after, lane=lane,
+                  content=content, alt=alt)  # fmt: skip
     stream = keys.outbox_stream(lane)
     writes.enqueue_once(keys.outbox_enqueued(message_id), WEEK, stream, entry.fields())
 
@@ -116,6 +120,9 @@ class OutboxConsumer:
         self.records = Records(client, staff, clock, max_attempts)
         self.lanes = LaneReader(client, consumer_name, claim_idle_ms, batch, block_ms)
         self._in_hand: tuple[str, str] | None = None  # (stream, entry id) being sent
+        # WhatsApp (bot.whatsapp.Outreach.reroute): the next route for a send refused as outside
+        # the 24-hour window, or None.
+        self.reroute: Callable[[Entry, SendResult], Entry | None] | None = None
 
     # --- the loop ---
     def run_forever(self, stop: threading.Event) -> None:
@@ -250,7 +257,7 @@ class OutboxConsumer:
             finish()
             return
         try:
-            result = self.sender.send(entry.to, entry.body)
+            result = self._deliver(entry)
         except AmbiguousSendError as exc:
             log.warning("outbox: %s to %s: outcome unknown (%s); reconciling later",
                         entry.message_id, mask(entry.to), exc)  # fmt: skip
@@ -262,12 +269,26 @@ class OutboxConsumer:
             self.redis.eval(_DROP_MARK, 1, key, mark.dump())
             self.records.retry(finish, entry, None, self._undeliverable)
             return
+        following = self.reroute(entry, result) if self.reroute and not result.sid else None
+        if following is not None:
+            self.redis.eval(_DROP_MARK, 1, key, mark.dump())  # nothing went out: send afresh
+            self._send(finish, following, stale=None)
+            return
         if result.permanent or not result.sid:
             self.records.dead(finish, entry, result, self._undeliverable)
             if self.on_permanent is not None:
                 self.on_permanent(entry.to, result.error_code)
         else:
             self.records.sent(finish, entry, result.sid)
+
+    def _deliver(self, entry: Entry) -> SendResult:
+        """A template send when the entry carries one and the sender can (the console and
+        simulator senders print the template's text instead)."""
+        send_content = getattr(self.sender, "send_content", None)
+        if entry.content and send_content is not None:
+            result: SendResult = send_content(entry.to, entry.content, entry.body)
+            return result
+        return self.sender.send(entry.to, entry.body)
 
     def _wait_for_slot(self, lane: Lane) -> None:
         """Wait for the shared send rate; what arrives meanwhile in a more urgent lane takes

@@ -74,7 +74,7 @@ class Records:
         # Status callbacks are acted on only for these records, with this recipient; a 30003
         # re-sends this very message once.
         info = {"message_id": entry.message_id, "kind": entry.kind, "to": entry.to,
-                "body": entry.body}  # fmt: skip
+                "body": entry.body, **entry.routing()}  # fmt: skip
         pipe.hset(keys.delivery(sid), mapping=info)
         pipe.expire(keys.delivery(sid), RECORDS)
         finish(pipe)

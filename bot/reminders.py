@@ -8,15 +8,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Protocol
 
-from bot import keys, outbox
-from bot.alerts import Alerts, address
+from bot import keys
+from bot.alerts import Alerts
 from bot.core.model import Alert, Patient, Step
-from bot.core.plan import ACTIVE, Due, Plan, PlanSettings
+from bot.core.plan import ACTIVE, END, Due, Plan, PlanSettings
 from bot.core.plan_due import reminder_due
 from bot.core.times import local_instant
 from bot.privacy import mask
 from bot.render import Renderer
 from bot.store import Store, patient_from_json
+from bot.whatsapp import Outreach
 from bot.writes import Writes
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,10 @@ class Reminders:
     """The use cases: sync a patient's job after a change, fire a job, catch up on start."""
 
     def __init__(self, store: Store, renderer: Renderer, settings: PlanSettings, jobs: Jobs,
-                 clock: Callable[[], datetime], alerts: Alerts | None = None) -> None:  # fmt: skip
+                 clock: Callable[[], datetime], alerts: Alerts | None = None, *,
+                 outreach: Outreach) -> None:  # fmt: skip
         self.alerts = alerts  # for the staff flag a stalled plan raises
+        self.outreach = outreach  # the route: SMS, WhatsApp free-form or template, or none
         self.store = store
         self.renderer = renderer
         self.settings = settings
@@ -128,7 +131,6 @@ class Reminders:
             return Due(Step(patient), reason="sent")
         self.store.queue_save(pipe, due.step.patient)
         pipe.set(sent, "1", nx=True, ex=SENT_TTL)
-        to = address(patient.phone, patient.conversation.channel)
         # A backlog or retry must never deliver it in quiet hours: past today's end it is dropped.
         zone = Plan.from_json(patient.plan or {}).zone
         deadline = local_instant(due.local_date, self.settings.quiet_end, zone).timestamp() + 59
@@ -137,10 +139,11 @@ class Reminders:
                 ref = self.alerts.queue_create(pipe, level=effect.level, rule=effect.rule,
                                                phone=patient.phone, channel="sms", now=now)  # fmt: skip
                 log.info("alert %s (%s) raised for %s", ref, effect.level, mask(patient.phone))
-        for index, body in enumerate(self._texts(due.step)):
-            message_id = f"reminder:{patient_id}:{day}:{due.kind}:{index}"
-            outbox.queue(pipe, message_id=message_id, to=to, body=body, kind="reminder",
-                         not_after=deadline)  # fmt: skip
+        context = {k: v for reply in due.step.replies for k, v in reply.context.items()}
+        self.outreach.queue(pipe, due.step.patient, kind="plan_end" if due.kind == END else due.kind,
+                            message_id=f"reminder:{patient_id}:{day}:{due.kind}",
+                            texts=self._texts(due.step), context=context, now=now,
+                            not_after=deadline)  # fmt: skip
         return due
 
     def _texts(self, step: Step) -> list[str]:

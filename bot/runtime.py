@@ -22,6 +22,7 @@ from bot.scheduler import JobBook, job_store
 from bot.service import Service
 from bot.settings import Settings
 from bot.store import Store
+from bot.whatsapp import Outreach
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -43,6 +44,7 @@ class Runtime:
     clock: Clock
     reminders: Reminders
     retention: Retention
+    outreach: Outreach
 
 
 def connect(settings: Settings, *, server: bool = False) -> redis.Redis:
@@ -86,7 +88,10 @@ def build(settings: Settings, *, client: redis.Redis | None = None, clock: Clock
     # Only an embedded simulation (fakeredis) keeps reminder jobs in memory; a store shares them.
     in_memory = settings.embedded and isinstance(client, fakeredis.FakeRedis)
     jobs = JobBook(job_store(client, embedded=in_memory))
-    reminders = Reminders(store, renderer, config.plan, jobs, clock, alerts)
+    outreach = Outreach(store, config.whatsapp, config.clinic, clock)
+    alerts.patient_notice = outreach.queue_staff_reply
+    service.on_window_refusal = outreach.refused_after_send
+    reminders = Reminders(store, renderer, config.plan, jobs, clock, alerts, outreach=outreach)
     service.after_change.append(reminders.sync)
     return Runtime(settings, config, client, store, renderer, alerts, service, clock, reminders,
-                   Retention(client, retention))  # fmt: skip
+                   Retention(client, retention), outreach)  # fmt: skip

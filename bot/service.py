@@ -12,6 +12,7 @@ from typing import Any
 from bot import consent, delivery, keys, outbox, reach
 from bot.alerts import Alerts, staff_command
 from bot.config import Config
+from bot.core.channels import heard_from
 from bot.core.engine import advance
 from bot.core.model import (
     REMINDER_OFFER,
@@ -33,6 +34,7 @@ from bot.core.times import local_date, local_instant, zone_for_number
 from bot.privacy import mask
 from bot.render import Renderer
 from bot.store import Seen, Store
+from bot.whatsapp import WINDOW_CODES
 from bot.writes import Writes, script
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,8 @@ class Service:
         self.playbook = config.playbook
         # Called after a transaction that changed a patient's plan or opt-out (reminder jobs).
         self.after_change: list[Callable[[Patient, datetime], None]] = []
+        # A sent WhatsApp message failed as outside the window (status callback): reroute it.
+        self.on_window_refusal: Callable[[str], object] | None = None
 
     def is_staff(self, phone: str) -> bool:
         return phone in self.staff_numbers
@@ -102,7 +106,8 @@ class Service:
         def change(
             patient: Patient, pipe: Writes
         ) -> tuple[list[str], Patient | None, tuple[Effect, ...]]:
-            step = advance(patient, inbound, self.playbook, now)
+            # Every message, STOP and HELP too, reopens that channel (WhatsApp's window).
+            step = advance(heard_from(patient, inbound.channel, now), inbound, self.playbook, now)
             replies = self._texts(step)
             self._queue_effects(pipe, step, now, origin)
             self.store.queue_save(pipe, step.patient)
@@ -270,6 +275,9 @@ class Service:
                                        now=now.timestamp())  # fmt: skip
         if action is not delivery.StatusAction.NOTHING:
             log.info("delivery %s (code %s): %s", status, code, action.value)
+        refused = action is delivery.StatusAction.GIVE_UP and code in WINDOW_CODES
+        if refused and self.on_window_refusal is not None:
+            self.on_window_refusal(sid)
         return str(action.value)
 
     def _alert_failed(self, request: delivery.RetryRequest) -> None:

@@ -64,6 +64,8 @@ def patient_to_json(patient: Patient) -> str:
             "pending": dict(c.pending) if c.pending else None,
         },
         "plan": dict(patient.plan) if patient.plan else None,
+        "last_inbound": {channel: _iso(at) for channel, at in patient.last_inbound.items()},
+        "lang": patient.lang,
     }
     return json.dumps(doc, separators=(",", ":"))
 
@@ -86,7 +88,16 @@ def patient_from_json(phone: str, raw: str | None, opted_out: bool) -> Patient:
         held=tuple((str(a), str(b)) for a, b in c.get("held") or ()),
         pending=c.get("pending"),
     )
-    return Patient(phone, opted_out=opted_out, conversation=conv, plan=doc.get("plan"))
+    return Patient(phone, opted_out=opted_out, conversation=conv, plan=doc.get("plan"),
+                   last_inbound=_last_inbound(doc, conv), lang=doc.get("lang") or "en")  # fmt: skip
+
+
+def _last_inbound(doc: dict[str, Any], conv: Conversation) -> dict[str, datetime]:
+    """When the person last wrote on each channel; a document saved before this was tracked
+    has the conversation's channel and time."""
+    if "last_inbound" in doc:
+        return {str(k): datetime.fromisoformat(v) for k, v in (doc["last_inbound"] or {}).items()}
+    return {conv.channel: conv.last_at} if conv.last_at and conv.channel != "web" else {}
 
 
 def triage_record(phone: str, done: TriageFinished) -> dict[str, Any]:

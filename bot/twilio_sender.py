@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import re
@@ -137,12 +138,23 @@ class TwilioSender:
         return Client(s.account_sid, s.auth_token, http_client=http)
 
     def send(self, to: str, body: str) -> SendResult:
+        return self._send(to, {"body": body})
+
+    def send_content(self, to: str, content: str, body: str) -> SendResult:
+        """An approved WhatsApp template: `content` is {"sid", "vars"} as JSON; `body` is the
+        text it becomes (what reconciling looks for in Twilio's message log)."""
+        parsed = json.loads(content)
+        fields = {"content_sid": str(parsed["sid"]),
+                  "content_variables": json.dumps(parsed.get("vars") or {})}  # fmt: skip
+        return self._send(to, fields)
+
+    def _send(self, to: str, fields: dict[str, str]) -> SendResult:
         """Send once. Retried here only while Twilio provably never got the request (a 429 or
         5xx answer, a refused connection); anything else that fails is AmbiguousSendError, for
         the outbox to reconcile later: never POSTed again blindly."""
         for attempt in range(self.policy.max_attempts):
             try:
-                return self._attempt(to, body)
+                return self._attempt(to, fields)
             except TransientSendError as exc:
                 log.warning("send to %s failed (attempt %d): %s", mask(to), attempt + 1, exc)
                 if attempt + 1 == self.policy.max_attempts:
@@ -150,7 +162,7 @@ class TwilioSender:
                 self._sleep(self.policy.backoff(attempt, self._rand))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _attempt(self, to: str, body: str) -> SendResult:
+    def _attempt(self, to: str, fields: dict[str, str]) -> SendResult:
         s = self.settings
         sender: dict[str, str] = (
             {"from_": whatsapp_from(s.from_number, to)} if s.from_number
@@ -159,7 +171,7 @@ class TwilioSender:
         if s.status_callback:
             sender["status_callback"] = s.status_callback
         try:
-            message = self.client.messages.create(to=to, body=body, **sender)
+            message = self.client.messages.create(to=to, **fields, **sender)
         except TwilioRestException as exc:
             return _classify(exc.status, exc.code)
         except requests.RequestException as exc:

@@ -19,6 +19,7 @@ from bot.core.model import Inbound
 from bot.privacy import mask
 from bot.service import Handled
 from bot.settings import Settings
+from bot.whatsapp import quick_reply
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1600
@@ -138,7 +139,7 @@ def blueprint(handle: Handler, on_status: StatusHandler, settings: Settings,
             log.warning("ignored a %s message whose sender only resembles staff %s", channel,
                         mask(phone))  # fmt: skip
             return twiml([])
-        body = form.get("Body", "")[:MAX_BODY]
+        body = (quick_reply(form) or form.get("Body", ""))[:MAX_BODY]
         try:
             media = int(form.get("NumMedia", "0") or 0)
         except ValueError:

@@ -145,6 +145,9 @@ class Writes:
         if names:
             self._op("DEL", names)
 
+    def hincrby(self, key: str, field: str, amount: int = 1) -> None:
+        self._op("HINCRBY", (key,), field, amount)
+
     def expire(self, key: str, time: timedelta | int) -> None:
         self._op("EXPIRE", (key,), _seconds(time))
 

@@ -131,6 +131,9 @@ class Patient:
     opted_out: bool = False
     conversation: Conversation = field(default_factory=Conversation)
     plan: Mapping[str, Any] | None = None
+    # Channel ("sms", "whatsapp") -> when the person last wrote on it: one person, one number.
+    last_inbound: Mapping[str, datetime] = field(default_factory=dict)
+    lang: str = "en"  # the language messages and WhatsApp templates are chosen in
 
 
 @dataclass(frozen=True)

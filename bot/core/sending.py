@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -54,10 +54,13 @@ class Entry:
     attempt: int = 0
     not_after: float | None = None  # a reminder past its local quiet-hours end is dropped
     lane: Lane = Lane.REST
+    content: str | None = None  # a WhatsApp template send: {"sid", "vars"} as JSON (whatsapp.py)
+    alt: str | None = None  # routes to try if WhatsApp refuses it as outside its 24-hour window
 
     def fields(self) -> dict[str, str]:
         """The stream fields."""
         fields = {"id": self.message_id, "to": self.to, "body": self.body, "kind": self.kind}
+        fields.update(self.routing())
         if self.not_before is not None:
             fields["not_before"] = f"{self.not_before:.3f}"
         if self.not_after is not None:
@@ -68,6 +71,19 @@ class Entry:
             fields["lane"] = str(int(self.lane))
         return fields
 
+    def next_route(self) -> Entry | None:
+        """This message by its next route (a template, then SMS), or None when none is left."""
+        hops: list[dict[str, str]] = json.loads(self.alt) if self.alt else []
+        if not hops:
+            return None
+        hop, rest = hops[0], hops[1:]
+        return replace(self, to=hop["to"], body=hop["body"], content=hop.get("content") or None,
+                       alt=json.dumps(rest) if rest else None)  # fmt: skip
+
+    def routing(self) -> dict[str, str]:
+        """The WhatsApp routing fields that are set (kept with the delivery record too)."""
+        return {k: v for k, v in (("content", self.content), ("alt", self.alt)) if v}
+
     @classmethod
     def from_fields(cls, fields: Fields) -> Entry:
         f = {_text(k): _text(v) for k, v in fields.items()}
@@ -77,7 +93,7 @@ class Entry:
         not_after = float(f["not_after"]) if f.get("not_after") else None
         lane = Lane(int(f.get("lane") or Lane.REST))
         return cls(message_id, f["to"], f["body"], f.get("kind", ""), not_before, attempt,
-                   not_after, lane)  # fmt: skip
+                   not_after, lane, f.get("content") or None, f.get("alt") or None)  # fmt: skip
 
 
 class MarkState(StrEnum):
