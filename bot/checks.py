@@ -15,6 +15,7 @@ from bot.errors import ConfigError
 from bot.lexicon_config import outcome_problems
 from bot.render import Renderer, segments
 from bot.settings import Settings
+from bot.whatsapp_config import check_lines
 
 MAX_SEGMENTS = 3
 # The home program goes as one message so that it arrives in order (Twilio does not keep the order
@@ -165,5 +166,9 @@ def check_all(settings: Settings) -> Report:
     _check_lexicon(config, report)
     renderer = Renderer(config, settings.template_dir)
     _check_templates(config, renderer, result.longest_reasons, report)
+    notes, errors = check_lines(config.whatsapp, config.directory)
+    report.lines.extend(notes)
+    for error in errors:
+        report.fail(error)
     report.lines.append("config OK" if report.ok else "config has problems (see ERROR lines)")
     return report

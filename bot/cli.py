@@ -1,5 +1,5 @@
 """The `bot` command: serve, worker, chat, check-config, triage, understand, export, forget,
-consent, alerts."""
+consent, alerts, plans."""
 
 from __future__ import annotations
 
@@ -236,6 +236,19 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plans(args: argparse.Namespace) -> int:
+    from bot.plan_status import plan_statuses
+    from bot.runtime import build
+
+    runtime = build(_settings(args))
+    rows = plan_statuses(runtime.store, runtime.clock())
+    for row in rows:
+        print(row.line())
+    missed = sum(r.undelivered for r in rows)
+    print(f"{len(rows)} plans; {missed} proactive messages could not be delivered")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from bot.serve import serve
 
@@ -294,6 +307,9 @@ def parser() -> argparse.ArgumentParser:
     a = sub.add_parser("alerts", help="list staff alerts with their status")
     a.add_argument("--limit", type=int, default=50)
     a.set_defaults(func=cmd_alerts)
+    sub.add_parser(
+        "plans", help="reminder plans: progress, channel, messages that could not be delivered"
+    ).set_defaults(func=cmd_plans)
     return p
 
 

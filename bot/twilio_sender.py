@@ -194,7 +194,8 @@ class TwilioSender:
                 created = message.date_created or message.date_sent
                 if created is not None and created < since_dt:
                     return None  # newest first: everything further is older still
-                if message.body == body and created is not None:
+                refused = str(message.status) in ("failed", "undelivered")  # e.g. WhatsApp 63016
+                if message.body == body and created is not None and not refused:
                     return str(message.sid)
         except TwilioRestException as exc:
             raise TransientSendError(f"look-up failed: {exc.status} {exc.code}") from exc

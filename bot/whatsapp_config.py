@@ -145,3 +145,35 @@ def _problems(kind: str, t: TemplateModel, known_words: frozenset[str], where: s
         found.append(f"{where}.buttons: ids {bad} are not keywords the bot understands "
                      "(config/keywords.yaml, e.g. DONE, SKIP)")  # fmt: skip
     return found
+
+
+SAMPLES = {"clinic_name": "Impact PT", "clinic_phone": "(949) 409-1339", "day": 3, "days": 21,
+           "booking_url": "https://example.com/book", "done": 15, "planned": 18}  # fmt: skip
+
+
+def check_lines(setup: WhatsAppSetup, root: Path) -> tuple[list[str], list[str]]:
+    """(notes, errors) for `bot check-config`: every body to submit for approval, and each
+    (kind, language) in use that has no approved template."""
+    notes = [f"note WhatsApp: {'enabled' if setup.enabled else 'off'}; languages "
+             f"{', '.join(setup.languages)}; templates to submit (Twilio Content Template "
+             "Builder, category Utility; quick-reply type where there are buttons):"]  # fmt: skip
+    for (kind, lang), t in sorted(setup.templates.items()):
+        names = ", ".join(f"{{{{{k}}}}}={v} (e.g. {SAMPLES.get(v, v)})" for k, v in t.variables)
+        notes.append(f"note   {kind} [{lang}] {t.content_sid or '(no Content SID yet)'}")
+        notes.append(f"note     body: {t.body}")
+        if names:
+            notes.append(f"note     variables: {names}")
+        if t.buttons:
+            notes.append("note     quick-reply buttons: "
+                         + ", ".join(f"{title} (id {bid})" for bid, title in t.buttons))  # fmt: skip
+    if not setup.enabled:
+        notes.append("note   while off, a WhatsApp patient outside the 24-hour window gets "
+                     "proactive messages by SMS only if they also texted by SMS")  # fmt: skip
+    errors = []
+    for kind, lang in setup.missing():
+        found = setup.templates.get((kind, lang))
+        fix = (f"submit the body above and set `templates.{kind}.{lang}.content_sid`" if found
+               else f"add `templates.{kind}.{lang}` with a body, submit it, set its content_sid")  # fmt: skip
+        errors.append(f"{root / FILE}: WhatsApp is enabled but {kind} [{lang}] has no approved "
+                      f"template: {fix}")  # fmt: skip
+    return notes, errors

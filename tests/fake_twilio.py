@@ -1,4 +1,5 @@
-"""A small fake of Twilio's Messages REST API, in a thread or as a process, with faults."""
+"""A small fake of Twilio's Messages REST API, in a thread or as a process, with faults; it keeps
+WhatsApp's 24-hour rule (63016 for free-form outside the window) and sends Content templates."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import base64
 import contextlib
 import json
 import random
+import re
 import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -24,6 +27,8 @@ from werkzeug.wrappers import Request, Response
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "fake-auth-token"
 _PREFIX = "/2010-04-01/Accounts/"
+WINDOW = 24 * 3600.0  # WhatsApp's customer service window after the person's last message
+OUTSIDE_WINDOW = 63016
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -40,15 +45,19 @@ class FakeMessage:
     body: str
     status_callback: str | None
     time: float
+    content_sid: str | None = None
+    content_variables: str | None = None
+    status: str = "queued"
+    error_code: int | None = None
 
     def resource(self, account_sid: str) -> dict[str, Any]:
         stamp = format_datetime(datetime.fromtimestamp(self.time, UTC), usegmt=True)
         return {
             "sid": self.sid, "account_sid": account_sid, "to": self.to, "from": self.from_,
             "messaging_service_sid": self.messaging_service_sid, "body": self.body,
-            "status": "queued", "direction": "outbound-api", "num_segments": "1",
+            "status": self.status, "direction": "outbound-api", "num_segments": "1",
             "date_created": stamp, "date_updated": stamp, "date_sent": stamp,
-            "error_code": None, "error_message": None, "api_version": "2010-04-01",
+            "error_code": self.error_code, "error_message": None, "api_version": "2010-04-01",
             "uri": f"{_PREFIX}{account_sid}/Messages/{self.sid}.json",
         }  # fmt: skip
 
@@ -98,6 +107,13 @@ class FakeTwilio:
         self._chaos: Chaos | None = None
         self._rand = random.Random(0)
         self.injected: dict[str, int] = {}  # fault kind -> how many were injected
+        # WhatsApp: when each person last wrote (the window), the approved templates by SID,
+        # and how a free-form send outside the window fails: "rest" answers 400 with 63016;
+        # "callback" accepts it and fails it afterwards, as a status callback would report.
+        self.clock: Callable[[], float] = time.time
+        self.window_refusal = "rest"
+        self.contents: dict[str, str] = {}
+        self._last_inbound: dict[str, float] = {}
         self._port = port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -164,14 +180,33 @@ class FakeTwilio:
         """Answer POSTs late, after the message was accepted: the ambiguous send."""
         self._delay = seconds
 
+    # --- WhatsApp ---
+    def inbound(self, number: str) -> None:
+        """The person wrote to the WhatsApp sender now: the 24-hour window opens."""
+        with self._lock:
+            self._last_inbound[_whatsapp(number)] = self.clock()
+
+    def approve(self, content_sid: str, body: str) -> None:
+        """A Content template WhatsApp approved: `body` with {{1}}-style placeholders."""
+        self.contents[content_sid] = body
+
+    def window_open(self, to: str) -> bool:
+        last = self._last_inbound.get(to)
+        return last is not None and self.clock() - last < WINDOW
+
+    def refused(self) -> list[FakeMessage]:
+        """Messages accepted and then failed as outside the window ("callback" mode)."""
+        with self._lock:
+            return [m for m in self.messages if m.error_code == OUTSIDE_WINDOW]
+
     # --- inspection ---
     def count_to(self, number: str) -> int:
         with self._lock:
-            return sum(1 for m in self.messages if m.to == number)
+            return sum(1 for m in self.messages if m.to == number and m.error_code is None)
 
     def bodies_to(self, number: str) -> list[str]:
         with self._lock:
-            return [m.body for m in self.messages if m.to == number]
+            return [m.body for m in self.messages if m.to == number and m.error_code is None]
 
     # --- the WSGI app ---
     def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -210,13 +245,24 @@ class FakeTwilio:
         form = request.form
         to, body = form.get("To"), form.get("Body")
         sender, service = form.get("From"), form.get("MessagingServiceSid")
-        if not to or body is None or not (sender or service):
+        content_sid, variables = form.get("ContentSid"), form.get("ContentVariables")
+        if not to or (body is None and not content_sid) or not (sender or service):
             return _error(400, 21604, "A 'To', 'Body' and 'From' or service are required")
         fault = self._take_fault(to)
         if fault is not None and fault.kind == "error":
             return _error(fault.status, fault.code, f"Fake failure {fault.code}")
-        message = FakeMessage("SM" + secrets.token_hex(16), to, sender, service, body,
-                              form.get("StatusCallback"), time.time())  # fmt: skip
+        error = None
+        if content_sid:
+            if content_sid not in self.contents:
+                return _error(400, 21655, "The ContentSid is Invalid")
+            body = _fill(self.contents[content_sid], json.loads(variables or "{}"))
+        elif to.startswith("whatsapp:") and not self.window_open(to):
+            if self.window_refusal == "rest":
+                return _error(400, OUTSIDE_WINDOW, "Outside the allowed window: use a template")
+            error = OUTSIDE_WINDOW
+        message = FakeMessage("SM" + secrets.token_hex(16), to, sender, service, body or "",
+                              form.get("StatusCallback"), self.clock(), content_sid, variables,
+                              "failed" if error else "queued", error)  # fmt: skip
         with self._lock:
             self.messages.append(message)
             if self.record is not None:
@@ -282,6 +328,17 @@ def _drop_connection(request: Request) -> None:
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
+
+
+def _whatsapp(number: str) -> str:
+    return number if number.startswith("whatsapp:") else f"whatsapp:{number}"
+
+
+def _fill(body: str, variables: dict[str, str]) -> str:
+    """A Content template's body with its {{1}}-style placeholders filled in."""
+    return re.sub(
+        r"\{\{\s*(\w+)\s*\}\}", lambda m: str(variables.get(m.group(1), m.group(0))), body
+    )
 
 
 def _parse_date(value: str | None) -> float | None:

@@ -1,0 +1,259 @@
+"""WhatsApp done right: a patient on WhatsApp through a 21-day plan with silences of 2-3 days,
+every reminder by the right route exactly once, against a fake Twilio that keeps the 24-hour
+rule; the fallbacks (template, SMS, counted drop); one person and one opt-out across channels;
+quick-reply buttons."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import fakeredis
+import pytest
+import yaml
+from twilio.request_validator import RequestValidator
+
+from bot import keys
+from bot.background import Background
+from bot.config import load_config
+from bot.core.plan import END, Plan, due_local_dates
+from bot.plan_status import plan_statuses
+from bot.runtime import Runtime, build
+from bot.settings import ROOT, Settings
+from bot.twilio_sender import TwilioSender, TwilioSettings
+from bot.web import create_app
+from tests.conftest import CLINIC_NUMBER, EXERCISES_PATH, PUBLIC, TOKEN, Clock, Phone
+from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+
+NUMBER = "+13105551234"  # Los Angeles
+WA = f"whatsapp:{NUMBER}"
+LA = ZoneInfo("America/Los_Angeles")
+KINDS = ("reminder", "checkin", "nudge", "plan_end", "staff_reply")
+SIDS = {kind: "HX" + f"{i:x}" * 32 for i, kind in enumerate(KINDS, start=1)}
+
+
+def whatsapp_config(tmp_path: Path, *, enabled: bool = True,
+                    without: tuple[str, ...] = ()) -> Path:  # fmt: skip
+    """The shipped config with WhatsApp switched on and a Content SID for each template."""
+    target = tmp_path / "config"
+    shutil.copytree(ROOT / "config", target)
+    path = target / "whatsapp.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["enabled"] = enabled
+    for kind, by_lang in data["templates"].items():
+        by_lang["en"]["content_sid"] = "" if kind in without else SIDS[kind]
+    path.write_text(yaml.safe_dump(data))
+    return target
+
+
+@dataclass
+class World:
+    rt: Runtime
+    app: Any
+    fake: FakeTwilio
+    clock: Clock
+    background: Background
+
+    def phone(self, number: str) -> Phone:
+        return Phone(self.app.test_client(), number)
+
+    def say(self, phone: Phone, text: str, **extra: str) -> list[str]:
+        """The person writes; Twilio's side sees the WhatsApp window open too."""
+        if phone.number.startswith("whatsapp:"):
+            self.fake.inbound(phone.number)
+        return phone.send(text, **extra)
+
+    def send_outbox(self) -> None:
+        self.background.consumer.clock = lambda: self.clock.now.timestamp()
+        while self.background.consumer.run_once():
+            pass
+
+    def run_jobs_until(self, end: datetime) -> datetime | None:
+        """Fire the next due reminder job at its instant (at most one); None when none is due."""
+        book: Any = self.rt.reminders.jobs
+        due = book.store.get_next_run_time()
+        if due is None or due > end:
+            return None
+        self.clock.now = due
+        book.run_due(due, self.rt.reminders.fire)
+        self.send_outbox()
+        return due
+
+
+@pytest.fixture
+def make_world(tmp_path: Path, settings: Settings) -> Iterator[Any]:
+    fakes: list[FakeTwilio] = []
+
+    def make(config_dir: Path, start: datetime = datetime(2026, 6, 1, 17, tzinfo=UTC)) -> World:
+        clock = Clock(start)
+        fake = FakeTwilio().start()
+        fakes.append(fake)
+        fake.clock = lambda: clock.now.timestamp()
+        config = load_config(config_dir)
+        for (_kind, _lang), template in config.whatsapp.templates.items():
+            if template.content_sid:
+                fake.approve(template.content_sid, template.body)
+        rt = build(settings, client=fakeredis.FakeRedis(decode_responses=True), clock=clock,
+                   config=config)  # fmt: skip
+        sender = TwilioSender(TwilioSettings(ACCOUNT_SID, AUTH_TOKEN, from_number=CLINIC_NUMBER,
+                                             api_base_url=fake.base_url))  # fmt: skip
+        background = Background.for_sender(rt, sender, rate=None, block_ms=0)
+        return World(rt, create_app(settings, runtime=rt), fake, clock, background)
+
+    yield make
+    for fake in fakes:
+        fake.stop()
+
+
+def enrol(world: World, phone: Phone, at: str = "9am") -> Plan:
+    for _qid, text in [("hi", "hi"), *EXERCISES_PATH]:
+        world.say(phone, text)
+    world.say(phone, at)
+    assert "You're set" in phone.said, phone.said
+    plan = world.rt.store.load(NUMBER).plan
+    assert plan is not None and plan["status"] == "active"
+    return Plan.from_json(plan)
+
+
+def sent_to(fake: FakeTwilio, *numbers: str) -> list[Any]:
+    with fake._lock:
+        return [m for m in fake.messages if m.to in numbers and m.error_code is None]
+
+
+# --- three weeks on WhatsApp -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("refusal", ["rest", "callback"])
+def test_three_weeks_on_whatsapp_with_silences_every_reminder_once_by_the_right_route(
+    make_world: Any, tmp_path: Path, refusal: str
+) -> None:
+    world = make_world(whatsapp_config(tmp_path))
+    world.fake.window_refusal = refusal
+    patient = world.phone(WA)
+    plan = enrol(world, patient)
+    expected = {day: kind for day, kind in due_local_dates(plan)}
+    # Answers after some messages; silences of 2 and 3 days in between (no answer at all).
+    silent = {plan.start + timedelta(days=d) for d in (2, 3, 7, 8, 9, 13, 14, 18, 19, 20)}
+    last_inbound, seen, routes = world.clock.now, 0, Counter[str]()
+    per_day = Counter[Any]()
+    end = datetime.combine(plan.start + timedelta(days=plan.days + 2), datetime.min.time(), LA)
+    while (fired := world.run_jobs_until(end)) is not None:
+        day = fired.astimezone(LA).date()
+        window = fired - last_inbound < timedelta(hours=24)
+        for message in sent_to(world.fake, WA)[seen:]:  # what this job sent
+            per_day[day] += 1
+            assert (message.content_sid is None) == window, (day, window, message)
+            routes["free-form" if window else "template"] += 1
+        seen = len(sent_to(world.fake, WA))
+        if day in silent or expected.get(day) == END:
+            continue
+        world.clock.advance(hours=1)
+        world.say(patient, "3" if expected.get(day) == "checkin" else "DONE")
+        last_inbound = world.clock.now
+    assert dict(per_day) == {day: 1 for day in expected}  # every message, each exactly once
+    assert routes["template"] >= 7 and routes["free-form"] >= 7
+    assert world.fake.refused() == []  # the bot knew the window: WhatsApp refused nothing
+    assert world.fake.count_to(NUMBER) == 0  # never by SMS: they never texted by SMS
+    plan_end = [m for m in sent_to(world.fake, WA) if m.content_sid == SIDS["plan_end"]]
+    assert len(plan_end) <= 1
+    assert world.rt.store.load(NUMBER).plan["status"] == "ended"
+    assert plan_statuses(world.rt.store, world.clock.now)[0].undelivered == 0
+
+
+# --- the window closes between deciding and sending: WhatsApp refuses, the template goes ------
+
+
+def first_reminder_queued(world: World, patient: Phone) -> datetime:
+    """Enrol (the window opens now) and let the first reminder be queued, free-form, inside it."""
+    enrol(world, patient)
+    book: Any = world.rt.reminders.jobs
+    due = book.store.get_next_run_time()
+    assert due - world.clock.now < timedelta(hours=24)
+    world.clock.now = due
+    book.run_due(due, world.rt.reminders.fire)
+    return due
+
+
+def status_callback(world: World, sid: str, to: str, code: int) -> int:
+    params = {"MessageSid": sid, "MessageStatus": "failed", "To": to, "ErrorCode": str(code),
+              "AccountSid": ACCOUNT_SID}  # fmt: skip
+    url = f"{PUBLIC}/twilio/status"
+    signature = RequestValidator(TOKEN).compute_signature(url, params)
+    response = world.app.test_client().post("/twilio/status", data=params, base_url=PUBLIC,
+                                            headers={"X-Twilio-Signature": signature})  # fmt: skip
+    return int(response.status_code)
+
+
+def test_a_63016_answer_is_retried_as_the_template_once(make_world: Any, tmp_path: Path) -> None:
+    world = make_world(whatsapp_config(tmp_path))
+    first_reminder_queued(world, world.phone(WA))
+    world.clock.advance(hours=2)  # a backlog: the window closed before the send
+    world.send_outbox()
+    [message] = sent_to(world.fake, WA)
+    assert message.content_sid == SIDS["reminder"]
+    assert json.loads(message.content_variables) == {"1": "Impact PT", "2": "1", "3": "21"}
+    assert message.body.startswith("Time for today's home exercises from Impact PT (day 1 of 21)")
+    world.send_outbox()
+    assert len(sent_to(world.fake, WA)) == 1
+
+
+def test_a_63016_status_callback_is_retried_as_the_template_once(
+    make_world: Any, tmp_path: Path
+) -> None:
+    world = make_world(whatsapp_config(tmp_path))
+    world.fake.window_refusal = "callback"  # accepted, then failed as outside the window
+    first_reminder_queued(world, world.phone(WA))
+    world.clock.advance(hours=2)
+    world.send_outbox()
+    [refused] = world.fake.refused()
+    for _ in range(2):  # Twilio may call back twice: one template
+        assert status_callback(world, refused.sid, WA, 63016) == 204
+        world.send_outbox()
+    [message] = sent_to(world.fake, WA)
+    assert message.content_sid == SIDS["reminder"]
+
+
+# --- no template: SMS when the person texted by SMS too, else dropped and counted -------------
+
+
+def test_without_a_template_it_goes_by_sms_when_they_also_texted_by_sms(
+    make_world: Any, tmp_path: Path
+) -> None:
+    world = make_world(whatsapp_config(tmp_path, enabled=False, without=KINDS))
+    world.say(world.phone(NUMBER), "HELP")  # texted by SMS once: SMS consent
+    world.clock.advance(minutes=5)
+    first_reminder_queued(world, world.phone(WA))
+    world.clock.advance(hours=2)
+    world.send_outbox()
+    assert sent_to(world.fake, WA) == []
+    [sms] = sent_to(world.fake, NUMBER)
+    assert "day 1 of 21" in sms.body and sms.content_sid is None
+
+
+def test_without_a_template_or_sms_it_is_dropped_logged_and_counted(
+    make_world: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = make_world(whatsapp_config(tmp_path, enabled=False, without=KINDS))
+    patient = world.phone(WA)
+    plan = enrol(world, patient)
+    end = datetime.combine(plan.start + timedelta(days=4), datetime.min.time(), LA)
+    while world.run_jobs_until(end) is not None:
+        pass
+    # Day 1 was inside the window (free-form); days 2-4 are outside, with nowhere to go.
+    assert len(sent_to(world.fake, WA, NUMBER)) == 1
+    [row] = plan_statuses(world.rt.store, world.clock.now)
+    assert row.undelivered == 3 and row.last_undelivered.startswith("reminder ")
+    assert "UNDELIVERED 3" in row.line()
+    dropped = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert dropped and all(NUMBER not in line and "1234" in line for line in dropped)
+    world.clock.advance(hours=3)
+    world.say(patient, "DONE")  # back: the window is open, the next one goes free-form
+    world.run_jobs_until(end + timedelta(days=1))
+    assert len(sent_to(world.fake, WA)) == 2
