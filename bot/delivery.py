@@ -43,6 +43,8 @@ class RetryRequest:
     to: str
     body: str
     kind: str
+    content: str | None = None  # a WhatsApp template send stays one (bot.whatsapp)
+    alt: str | None = None
 
 
 def record_status(client: redis.Redis, message_sid: str, status: str, error_code: int | None,
@@ -106,4 +108,5 @@ def _retry_request(info: dict[str, str]) -> RetryRequest | None:
     message_id = info["message_id"]
     if message_id.endswith(":retry") or "body" not in info:
         return None  # already the one retry
-    return RetryRequest(f"{message_id}:retry", info["to"], info["body"], info.get("kind", ""))
+    return RetryRequest(f"{message_id}:retry", info["to"], info["body"], info.get("kind", ""),
+                        info.get("content") or None, info.get("alt") or None)  # fmt: skip

@@ -301,7 +301,7 @@ class Service:
         deadline = today_end if request.kind == "reminder" else None
         outbox.enqueue(self.store.redis, message_id=request.message_id, to=request.to,
                        body=request.body, kind=request.kind, not_before=when.timestamp(),
-                       not_after=deadline)  # fmt: skip
+                       not_after=deadline, content=request.content, alt=request.alt)  # fmt: skip
 
     def _zone_of(self, phone: str) -> str:
         """The patient's plan time zone (what they chose), else a guess from the number."""

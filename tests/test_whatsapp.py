@@ -9,7 +9,7 @@ import json
 import shutil
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -181,8 +181,8 @@ def first_reminder_queued(world: World, patient: Phone) -> datetime:
     return due
 
 
-def status_callback(world: World, sid: str, to: str, code: int) -> int:
-    params = {"MessageSid": sid, "MessageStatus": "failed", "To": to, "ErrorCode": str(code),
+def status_callback(world: World, sid: str, to: str, code: int, status: str = "failed") -> int:
+    params = {"MessageSid": sid, "MessageStatus": status, "To": to, "ErrorCode": str(code),
               "AccountSid": ACCOUNT_SID}  # fmt: skip
     url = f"{PUBLIC}/twilio/status"
     signature = RequestValidator(TOKEN).compute_signature(url, params)
@@ -218,6 +218,18 @@ def test_a_63016_status_callback_is_retried_as_the_template_once(
         world.send_outbox()
     [message] = sent_to(world.fake, WA)
     assert message.content_sid == SIDS["reminder"]
+
+
+def test_a_template_retried_after_30003_stays_a_template(make_world: Any, tmp_path: Path) -> None:
+    world = make_world(whatsapp_config(tmp_path))
+    first_reminder_queued(world, world.phone(WA))
+    world.clock.advance(hours=2)
+    world.send_outbox()
+    [template] = sent_to(world.fake, WA)
+    assert status_callback(world, template.sid, WA, 30003, "undelivered") == 204
+    world.clock.advance(minutes=31)
+    world.send_outbox()
+    assert [m.content_sid for m in sent_to(world.fake, WA)] == [SIDS["reminder"]] * 2
 
 
 # --- no template: SMS when the person texted by SMS too, else dropped and counted -------------
@@ -257,3 +269,179 @@ def test_without_a_template_or_sms_it_is_dropped_logged_and_counted(
     world.say(patient, "DONE")  # back: the window is open, the next one goes free-form
     world.run_jobs_until(end + timedelta(days=1))
     assert len(sent_to(world.fake, WA)) == 2
+
+
+# --- one person, one opt-out, across channels ---------------------------------------------------
+
+
+def test_stop_on_sms_stops_whatsapp_and_start_on_whatsapp_starts_both(
+    make_world: Any, tmp_path: Path
+) -> None:
+    world = make_world(whatsapp_config(tmp_path))
+    whatsapp, sms = world.phone(WA), world.phone(NUMBER)
+    plan = enrol(world, whatsapp)
+    assert world.say(sms, "Stop") == [
+        "You're unsubscribed from Impact PT and won't get more messages. Reply START to opt back in."
+    ]
+    assert world.say(whatsapp, "DONE") == []  # one person: WhatsApp is opted out too
+    assert world.say(sms, "hello") == []
+    end = datetime.combine(plan.start + timedelta(days=3), datetime.min.time(), LA)
+    while world.run_jobs_until(end) is not None:
+        pass
+    assert sent_to(world.fake, WA, NUMBER) == []  # no reminder by either route
+    assert "opted back in" in world.say(whatsapp, "START")[0]
+    assert world.rt.store.load(NUMBER).opted_out is False
+    assert "Impact Physical Therapy" in world.say(sms, "hi")[0]  # SMS is back: a greeting
+
+
+def test_stop_on_whatsapp_stops_sms_and_the_queued_messages(
+    make_world: Any, tmp_path: Path
+) -> None:
+    world = make_world(whatsapp_config(tmp_path))
+    whatsapp, sms = world.phone(WA), world.phone(NUMBER)
+    world.say(sms, "hi")
+    first_reminder_queued(world, whatsapp)  # a reminder waits in the outbox
+    assert "unsubscribed" in world.say(whatsapp, "unsubscribe")[0]
+    world.send_outbox()
+    assert sent_to(world.fake, WA, NUMBER) == []
+    assert world.say(sms, "are you there?") == []
+
+
+def test_each_proactive_message_follows_the_last_used_channel(
+    make_world: Any, tmp_path: Path
+) -> None:
+    world = make_world(whatsapp_config(tmp_path))
+    whatsapp, sms = world.phone(WA), world.phone(NUMBER)
+    plan = enrol(world, whatsapp)
+    day = datetime.combine(plan.start, datetime.min.time(), LA)
+    assert world.run_jobs_until(day + timedelta(days=1))  # day 1: by WhatsApp, as enrolled
+    world.clock.advance(hours=2)
+    assert "Logged" in world.say(sms, "done")[0]  # answered by SMS
+    assert world.run_jobs_until(day + timedelta(days=2))  # day 2: by SMS
+    world.clock.advance(hours=2)
+    world.say(whatsapp, "done")  # back on WhatsApp
+    assert world.run_jobs_until(day + timedelta(days=3))  # day 3: WhatsApp again
+    by_route = [(m.to, "day" in m.body) for m in sent_to(world.fake, WA, NUMBER)]
+    assert by_route == [(WA, True), (NUMBER, True), (WA, True)]
+
+
+def test_staff_alerts_always_go_by_sms(make_world: Any, tmp_path: Path, settings: Settings) -> None:
+    world = make_world(whatsapp_config(tmp_path))
+    staff = world.phone(f"whatsapp:{settings.staff_alert_numbers[0]}")
+    world.say(staff, "OPEN")  # a staff member who writes from WhatsApp
+    patient = world.phone(WA)
+    world.say(patient, "I have chest pain and can't breathe")
+    world.send_outbox()
+    alerts = [m for m in world.fake.messages if "ACK" in m.body or "alert" in m.body.lower()]
+    assert {m.to for m in alerts} == set(settings.staff_alert_numbers)  # plain numbers: SMS
+
+
+def test_the_callback_notice_outside_the_window_goes_as_the_staff_reply_template(
+    make_world: Any, tmp_path: Path, settings: Settings
+) -> None:
+    world = make_world(whatsapp_config(tmp_path))
+    patient = world.phone(WA)
+    world.say(patient, "CALL")
+    ref = world.rt.alerts.open_refs()[0]
+    world.clock.advance(hours=30)  # staff claim it the next day: the window has closed
+    world.say(world.phone(settings.staff_alert_numbers[0]), f"ACK {ref}")
+    world.send_outbox()
+    [notice] = sent_to(world.fake, WA)
+    assert notice.content_sid == SIDS["staff_reply"]
+    assert "our team will call you shortly" in notice.body
+
+
+# --- quick-reply buttons --------------------------------------------------------------------------
+
+
+def test_tapping_done_or_skip_on_the_template_is_read_like_typing_it(
+    make_world: Any, tmp_path: Path
+) -> None:
+    world = make_world(whatsapp_config(tmp_path))
+    patient = world.phone(WA)
+    plan = enrol(world, patient)
+    day = datetime.combine(plan.start, datetime.min.time(), LA)
+    world.run_jobs_until(day + timedelta(days=1))  # day 1 inside the window; no answer
+    world.run_jobs_until(day + timedelta(days=2))
+    [template] = [m for m in sent_to(world.fake, WA) if m.content_sid]
+    assert template.content_sid == SIDS["reminder"]
+    world.clock.advance(hours=1)
+    tapped = world.say(patient, "Done", ButtonText="Done", ButtonPayload="DONE")
+    assert tapped[0].startswith("Logged, nice work!")
+    stored = world.rt.store.load(NUMBER)
+    assert list(Plan.from_json(stored.plan or {}).log.values()) == ["no_reply", "done"]
+    world.clock.advance(hours=1)
+    skipped = world.say(patient, "Skip today", ButtonText="Skip today", ButtonPayload="SKIP")
+    assert skipped[0].startswith("Skipped for today")
+    assert world.run_jobs_until(day + timedelta(days=3))  # the taps reopened the window
+    assert sent_to(world.fake, WA)[-1].content_sid is None
+
+
+# --- the templates are clinic content ---------------------------------------------------------
+
+
+def check(config_dir: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    from bot.cli import main
+
+    code = main(["check-config", "--config-dir", str(config_dir)])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def test_check_config_fails_while_an_enabled_kind_has_no_template(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = check(whatsapp_config(tmp_path, without=("nudge",)), capsys)
+    assert code == 1
+    assert "nudge [en] has no approved template" in out
+    assert "templates.nudge.en.content_sid" in out
+    assert "body: Hello from {{1}}: we haven't heard from you" in out  # what to submit
+    code, out = check(whatsapp_config(tmp_path / "all"), capsys)
+    assert code == 0, out
+    assert "quick-reply buttons: Done (id DONE), Skip today (id SKIP)" in out
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"content_sid": "HX123"}, "is not a Content SID"),
+        ({"body": "Day {{1}} of {{2}} from us."}, "must name the same numbers"),
+        ({"variables": {"1": "clinic_name", "2": "pain", "3": "days"}}, "has no value pain"),
+        ({"body": "{{1}}: day {{2}} of {{3}}."}, "starts or ends with a variable"),
+        ({"buttons": [{"id": "MAYBE", "title": "Maybe"}]}, "not keywords the bot understands"),
+    ],
+)  # fmt: skip
+def test_a_broken_template_fails_at_load_naming_the_key(
+    tmp_path: Path, change: dict[str, Any], message: str
+) -> None:
+    from bot.errors import ConfigError
+
+    config_dir = whatsapp_config(tmp_path)
+    path = config_dir / "whatsapp.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["templates"]["reminder"]["en"].update(change)
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=message) as err:
+        load_config(config_dir)
+    assert "whatsapp.yaml: key `templates.reminder.en" in str(err.value)
+
+
+def test_a_language_in_use_needs_every_kind(tmp_path: Path) -> None:
+    config_dir = whatsapp_config(tmp_path)
+    path = config_dir / "whatsapp.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["languages"] = ["en", "es"]
+    path.write_text(yaml.safe_dump(data))
+    missing = load_config(config_dir).whatsapp.missing()
+    assert missing == [(kind, "es") for kind in KINDS]
+
+
+def test_the_window_and_channels_survive_a_save(make_world: Any, tmp_path: Path) -> None:
+    world = make_world(whatsapp_config(tmp_path))
+    world.say(world.phone(NUMBER), "hi")
+    world.clock.advance(minutes=1)
+    world.say(world.phone(WA), "hello")
+    stored = world.rt.store.load(NUMBER)
+    assert set(stored.last_inbound) == {"sms", "whatsapp"}
+    assert stored.last_inbound["whatsapp"] == world.clock.now
+    assert world.rt.redis.exists(keys.patient(NUMBER))
