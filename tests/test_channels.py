@@ -1,0 +1,55 @@
+"""The pure routing core: WhatsApp's window, the last-used channel, the fallbacks in order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.core.channels import Route, heard_from, last_channel, plan_route, window_open
+from bot.core.model import Patient
+
+NOW = datetime(2026, 6, 10, 16, tzinfo=UTC)
+H = timedelta(hours=1)
+
+
+def person(**last: timedelta) -> Patient:
+    """A patient who last wrote on each channel that long before NOW."""
+    return Patient(
+        "+13105551234", last_inbound={channel: NOW - ago for channel, ago in last.items()}
+    )
+
+
+@pytest.mark.parametrize(
+    ("patient", "has_template", "route", "fallbacks"),
+    [
+        (person(), True, Route.SMS, ()),  # never wrote (a web invite): SMS
+        (person(sms=2 * H), True, Route.SMS, ()),
+        (person(whatsapp=2 * H), True, Route.WHATSAPP, (Route.TEMPLATE,)),
+        (person(whatsapp=2 * H), False, Route.WHATSAPP, ()),
+        (person(whatsapp=2 * H, sms=50 * H), True, Route.WHATSAPP, (Route.TEMPLATE, Route.SMS)),
+        (person(whatsapp=24 * H), True, Route.TEMPLATE, ()),  # the window is 24 hours, not 24 h 1 s
+        (person(whatsapp=60 * H, sms=90 * H), True, Route.TEMPLATE, (Route.SMS,)),
+        (person(whatsapp=60 * H, sms=90 * H), False, Route.SMS, ()),
+        (person(whatsapp=60 * H), False, Route.DROP, ()),
+        (person(whatsapp=90 * H, sms=60 * H), False, Route.SMS, ()),  # SMS was the last used
+    ],
+)  # fmt: skip
+def test_routes(
+    patient: Patient, has_template: bool, route: Route, fallbacks: tuple[Route, ...]
+) -> None:
+    planned = plan_route(patient, NOW, has_template=has_template)
+    assert (planned.route, planned.fallbacks) == (route, fallbacks)
+
+
+def test_an_opted_out_person_has_no_sms_consent_to_fall_back_on() -> None:
+    stopped = Patient("+13105551234", opted_out=True,
+                      last_inbound={"whatsapp": NOW - 60 * H, "sms": NOW - 90 * H})  # fmt: skip
+    assert plan_route(stopped, NOW, has_template=False).route is Route.DROP
+
+
+def test_any_message_opens_the_window_and_web_chat_is_not_a_channel() -> None:
+    patient = heard_from(person(whatsapp=60 * H), "whatsapp", NOW)
+    assert window_open(patient, NOW + 23 * H) and not window_open(patient, NOW + 24 * H)
+    assert heard_from(patient, "web", NOW + H) == patient
+    assert last_channel(heard_from(patient, "sms", NOW + H)) == "sms"
