@@ -6,6 +6,7 @@ quick-reply buttons."""
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections import Counter
 from collections.abc import Iterator
@@ -252,6 +253,7 @@ def test_without_a_template_it_goes_by_sms_when_they_also_texted_by_sms(
 def test_without_a_template_or_sms_it_is_dropped_logged_and_counted(
     make_world: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     world = make_world(whatsapp_config(tmp_path, enabled=False, without=KINDS))
     patient = world.phone(WA)
     plan = enrol(world, patient)
