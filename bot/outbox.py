@@ -228,7 +228,7 @@ class OutboxConsumer:
         waits and asks again, it never re-sends."""
         since = (mark.at if mark else self.clock()) - RECONCILE_SKEW
         try:
-            sid = self.sender.find_sent(entry.to, entry.body, since)
+            sid = self._find_any(entry, since)
         except TransientSendError as exc:
             log.warning("outbox: look-up for %s failed (%s); asking again later",
                         entry.message_id, exc)  # fmt: skip
@@ -239,6 +239,15 @@ class OutboxConsumer:
             self.records.sent(finish, entry, sid)
         else:
             self._send(finish, entry, stale=raw)
+
+    def _find_any(self, entry: Entry, since: float) -> str | None:
+        """The entry's SID in Twilio's log, by its own route or one it was rerouted to."""
+        candidate: Entry | None = entry
+        while candidate is not None:
+            if sid := self.sender.find_sent(candidate.to, candidate.body, since):
+                return sid
+            candidate = candidate.next_route()
+        return None
 
     def _send(self, finish: Any, entry: Entry, *, stale: str | None) -> None:
         self._wait_for_slot(entry.lane)

@@ -14,6 +14,7 @@ from typing import TextIO
 import fakeredis
 
 from bot.core.model import Inbound
+from bot.outbox import bare
 from bot.privacy import mask
 from bot.runtime import Runtime, build
 from bot.settings import Settings
@@ -66,7 +67,8 @@ class Simulator:
     def send(self, text: str, sender: str | None = None) -> None:
         self.count += 1
         who = sender or self.phone
-        handled = self.rt.service.handle_inbound(who, Inbound(text, "sms"), self.clock(),
+        channel = "whatsapp" if who.startswith("whatsapp:") else "sms"  # --phone whatsapp:+1...
+        handled = self.rt.service.handle_inbound(bare(who), Inbound(text, channel), self.clock(),
                                                  f"SIM{self.count:06d}")  # fmt: skip
         for reply in handled.replies:
             self.say(_indent("bot> ", reply))
@@ -74,8 +76,9 @@ class Simulator:
 
     def tick(self) -> None:
         for to, body in self.background.step(self.clock()):
-            label = "you" if to.endswith(self.phone) else f"staff {mask(to)}"
-            self.say(_indent(f"[SMS to {label}] ", body))
+            label = "you" if bare(to) == bare(self.phone) else f"staff {mask(to)}"
+            how = "WhatsApp" if to.startswith("whatsapp:") else "SMS"
+            self.say(_indent(f"[{how} to {label}] ", body))
 
     def command(self, line: str) -> bool:
         """Handle a /command; False means quit."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -99,7 +98,7 @@ class Outreach:
         window refused it and nothing is left)."""
         if result.error_code not in WINDOW_CODES:
             return None
-        following = next_hop(entry)
+        following = entry.next_route()
         if following is None:
             self.record_drop(entry, "outside_window")
         else:
@@ -116,7 +115,7 @@ class Outreach:
             return False
         entry = Entry(info["message_id"], info["to"], info["body"], info.get("kind", ""),
                       content=info.get("content") or None, alt=info.get("alt") or None)  # fmt: skip
-        following = next_hop(entry)
+        following = entry.next_route()
         if following is None:
             self.record_drop(entry, "outside_window")
             return False
@@ -139,16 +138,6 @@ class Outreach:
         writes = Writes()
         self.queue_drop(writes, entry.to, entry.kind, reason, self.clock())
         writes.apply(self.redis)
-
-
-def next_hop(entry: Entry) -> Entry | None:
-    """The entry as its next route (template, then SMS), or None when none is left."""
-    hops: list[Hop] = json.loads(entry.alt) if entry.alt else []
-    if not hops:
-        return None
-    hop, rest = hops[0], hops[1:]
-    return replace(entry, to=hop["to"], body=hop["body"], content=hop.get("content") or None,
-                   alt=json.dumps(rest) if rest else None)  # fmt: skip
 
 
 def _how(entry: Entry) -> str:

@@ -25,6 +25,7 @@ from bot import keys
 from bot.background import Background
 from bot.config import load_config
 from bot.core.plan import END, Plan, due_local_dates
+from bot.outbox import Entry
 from bot.plan_status import plan_statuses
 from bot.runtime import Runtime, build
 from bot.settings import ROOT, Settings
@@ -447,3 +448,22 @@ def test_the_window_and_channels_survive_a_save(make_world: Any, tmp_path: Path)
     assert set(stored.last_inbound) == {"sms", "whatsapp"}
     assert stored.last_inbound["whatsapp"] == world.clock.now
     assert world.rt.redis.exists(keys.patient(NUMBER))
+
+
+def test_a_worker_that_died_after_sending_the_template_is_not_repeated(
+    make_world: Any, tmp_path: Path
+) -> None:
+    world = make_world(whatsapp_config(tmp_path))
+    first_reminder_queued(world, world.phone(WA))  # queued free-form, template as fallback
+    world.clock.advance(hours=2)
+    [(_id, fields)] = world.rt.redis.xrange(keys.OUTBOX)
+    entry = Entry.from_fields(fields)
+    # A worker began the send, was refused, sent the template, and died before recording it.
+    world.rt.redis.set(keys.outbox_sending(entry.message_id), repr(world.clock.now.timestamp()))
+    template = entry.next_route()
+    assert template is not None and template.content
+    world.background.consumer.sender.send_content(template.to, template.content, template.body)
+    world.clock.advance(minutes=5)
+    world.send_outbox()  # another worker reconciles against Twilio's log first
+    assert len(sent_to(world.fake, WA)) == 1
+    assert world.rt.redis.exists(keys.outbox_sent(entry.message_id))
