@@ -252,9 +252,9 @@ def load_config(directory: str | Path = "config") -> Config:
         default_region=phonenumbers.region_code_for_number(phonenumbers.parse(clinic.phone))
         or "US",
     )
-    words = frozenset().union(*(getattr(keywords, k) for k in ("stop", "start", "help", "restart",
-                                                             "human", "plan")))  # fmt: skip
-    whatsapp = load_whatsapp(root, words)
+    # A WhatsApp quick-reply button sends back its id: it must be a word the bot understands.
+    k = keywords
+    whatsapp = load_whatsapp(root, k.stop | k.start | k.help | k.restart | k.human | k.plan)
     return Config(root, clinic, playbook, tuple(emodel.exercises), plan_settings, whatsapp)
 
 
