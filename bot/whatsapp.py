@@ -29,9 +29,11 @@ Hop = dict[str, str]  # the outbox fields that change from one route to the next
 
 def quick_reply(form: Mapping[str, str]) -> str | None:
     """A tapped WhatsApp quick-reply button sends its id as ButtonPayload (its label as Body and
-    ButtonText): the id is the keyword the template was built with, read like a typed answer."""
+    ButtonText): the id is the keyword the template was built with (config/whatsapp.yaml checks
+    that), read like a typed answer. An id that is not a word (a template made elsewhere) is
+    ignored, and the label the person saw is read instead."""
     payload = (form.get("ButtonPayload") or "").strip()
-    return payload or None
+    return payload if payload.isalpha() and len(payload) <= 20 else None
 
 
 class Outreach:

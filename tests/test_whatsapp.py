@@ -467,3 +467,11 @@ def test_a_worker_that_died_after_sending_the_template_is_not_repeated(
     world.send_outbox()  # another worker reconciles against Twilio's log first
     assert len(sent_to(world.fake, WA)) == 1
     assert world.rt.redis.exists(keys.outbox_sent(entry.message_id))
+
+
+def test_a_button_id_that_is_not_a_word_falls_back_to_its_label() -> None:
+    from bot.whatsapp import quick_reply
+
+    assert quick_reply({"ButtonPayload": "DONE", "Body": "Done"}) == "DONE"
+    assert quick_reply({"ButtonPayload": "btn-7f3a", "Body": "Skip today"}) is None
+    assert quick_reply({"Body": "done"}) is None
