@@ -19,6 +19,7 @@ QUICK = {
     "bench_webhook.py": ["--seconds", "5", "--rounds", "1"],
     "bench_answers.py": [],
     "understanding.py": ["--variants", "1"],
+    "bench_whatsapp.py": ["--patients", "30"],
 }
 
 
