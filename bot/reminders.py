@@ -10,8 +10,9 @@ from typing import Protocol
 
 from bot import keys
 from bot.alerts import Alerts
+from bot.core.channels import proactive_kind
 from bot.core.model import Alert, Patient, Step
-from bot.core.plan import ACTIVE, END, Due, Plan, PlanSettings
+from bot.core.plan import ACTIVE, Due, Plan, PlanSettings
 from bot.core.plan_due import reminder_due
 from bot.core.times import local_instant
 from bot.privacy import mask
@@ -140,7 +141,8 @@ class Reminders:
                                                phone=patient.phone, channel="sms", now=now)  # fmt: skip
                 log.info("alert %s (%s) raised for %s", ref, effect.level, mask(patient.phone))
         context = {k: v for reply in due.step.replies for k, v in reply.context.items()}
-        self.outreach.queue(pipe, due.step.patient, kind="plan_end" if due.kind == END else due.kind,
+        kind = proactive_kind([reply.template for reply in due.step.replies], "reminder")
+        self.outreach.queue(pipe, due.step.patient, kind=kind,
                             message_id=f"reminder:{patient_id}:{day}:{due.kind}",
                             texts=self._texts(due.step), context=context, now=now,
                             not_after=deadline)  # fmt: skip

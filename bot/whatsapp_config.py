@@ -155,8 +155,10 @@ def check_lines(setup: WhatsAppSetup, root: Path) -> tuple[list[str], list[str]]
     """(notes, errors) for `bot check-config`: every body to submit for approval, and each
     (kind, language) in use that has no approved template."""
     if not setup.configured:
-        return [f"note WhatsApp templates: {root / FILE} missing (copy it from the project's "
-                "config/): outside the 24-hour window only SMS fallback is possible"], []
+        return [
+            f"note WhatsApp templates: {root / FILE} missing (copy it from the project's "
+            "config/): outside the 24-hour window only SMS fallback is possible"
+        ], []
     notes = [f"note WhatsApp: {'enabled' if setup.enabled else 'off'}; languages "
              f"{', '.join(setup.languages)}; templates to submit (Twilio Content Template "
              "Builder, category Utility; quick-reply type where there are buttons):"]  # fmt: skip

@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.core.channels import Route, heard_from, last_channel, plan_route, window_open
+from bot.core.channels import (
+    Route,
+    heard_from,
+    last_channel,
+    plan_route,
+    proactive_kind,
+    window_open,
+)
 from bot.core.model import Patient
 
 NOW = datetime(2026, 6, 10, 16, tzinfo=UTC)
@@ -53,3 +60,10 @@ def test_any_message_opens_the_window_and_web_chat_is_not_a_channel() -> None:
     assert window_open(patient, NOW + 23 * H) and not window_open(patient, NOW + 24 * H)
     assert heard_from(patient, "web", NOW + H) == patient
     assert last_channel(heard_from(patient, "sms", NOW + H)) == "sms"
+
+
+def test_the_plan_message_names_the_template_kind() -> None:
+    assert proactive_kind(["plan_nudge"], "reminder") == "nudge"
+    assert proactive_kind(["plan_checkin"], "reminder") == "checkin"
+    assert proactive_kind(["plan_end", "plan_offer_call"], "reminder") == "plan_end"
+    assert proactive_kind(["something_new"], "reminder") == "reminder"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -17,10 +17,20 @@ CLINIC_VARIABLES = ("clinic_name", "clinic_phone", "booking_url")
 PROACTIVE: Mapping[str, tuple[str, ...]] = {
     "reminder": (*CLINIC_VARIABLES, "day", "days"),
     "checkin": CLINIC_VARIABLES,
-    "nudge": CLINIC_VARIABLES,
+    "nudge": (*CLINIC_VARIABLES, "day", "days"),
     "plan_end": (*CLINIC_VARIABLES, "days", "done", "planned"),
     "staff_reply": CLINIC_VARIABLES,
 }
+
+
+# The plan's message templates (templates/sms/) -> the proactive kind each one is.
+KIND_OF_TEMPLATE: Mapping[str, str] = {"reminder": "reminder", "plan_checkin": "checkin",
+                                       "plan_nudge": "nudge", "plan_end": "plan_end"}  # fmt: skip
+
+
+def proactive_kind(templates: Sequence[str], default: str) -> str:
+    """Which approved template a message needs: the kind of its first known template."""
+    return next((KIND_OF_TEMPLATE[t] for t in templates if t in KIND_OF_TEMPLATE), default)
 
 
 class Route(StrEnum):
