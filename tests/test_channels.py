@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.core.channels import (
     Route,
@@ -67,3 +69,27 @@ def test_the_plan_message_names_the_template_kind() -> None:
     assert proactive_kind(["plan_checkin"], "reminder") == "checkin"
     assert proactive_kind(["plan_end", "plan_offer_call"], "reminder") == "plan_end"
     assert proactive_kind(["something_new"], "reminder") == "reminder"
+
+
+@given(
+    whatsapp_ago=st.one_of(st.none(), st.integers(0, 200 * 3600)),
+    sms_ago=st.one_of(st.none(), st.integers(0, 200 * 3600)),
+    has_template=st.booleans(),
+)
+def test_never_free_form_outside_the_window_nor_sms_without_consent(
+    whatsapp_ago: int | None, sms_ago: int | None, has_template: bool
+) -> None:
+    seen = {name: NOW - timedelta(seconds=ago)
+            for name, ago in (("whatsapp", whatsapp_ago), ("sms", sms_ago)) if ago is not None}  # fmt: skip
+    patient = Patient("+13105551234", last_inbound=seen)
+    planned = plan_route(patient, NOW, has_template=has_template)
+    routes = (planned.route, *planned.fallbacks)
+    if planned.route is Route.WHATSAPP:
+        assert window_open(patient, NOW)
+    if Route.TEMPLATE in routes:
+        assert has_template
+    if Route.SMS in routes:
+        assert "sms" in seen or not seen  # texted by SMS, or never wrote at all (an SMS invite)
+    if planned.route is Route.DROP:
+        assert "sms" not in seen and not has_template and not window_open(patient, NOW)
+    assert len(set(routes)) == len(routes)  # each route tried at most once

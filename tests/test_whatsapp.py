@@ -132,12 +132,20 @@ def sent_to(fake: FakeTwilio, *numbers: str) -> list[Any]:
 # --- three weeks on WhatsApp -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("refusal", ["rest", "callback"])
+@pytest.mark.parametrize(
+    ("templates", "refusal"), [(True, "rest"), (True, "callback"), (False, "rest")]
+)
 def test_three_weeks_on_whatsapp_with_silences_every_reminder_once_by_the_right_route(
-    make_world: Any, tmp_path: Path, refusal: str
+    make_world: Any, tmp_path: Path, templates: bool, refusal: str
 ) -> None:
-    world = make_world(whatsapp_config(tmp_path))
+    """With templates, outside the window each message goes as its template; without them, by
+    SMS to a patient who texted by SMS once before moving to WhatsApp."""
+    world = make_world(whatsapp_config(tmp_path, enabled=templates,
+                                       without=() if templates else KINDS))  # fmt: skip
     world.fake.window_refusal = refusal
+    if not templates:
+        world.say(world.phone(NUMBER), "hi")
+        world.clock.advance(minutes=10)
     patient = world.phone(WA)
     plan = enrol(world, patient)
     expected = {day: kind for day, kind in due_local_dates(plan)}
@@ -149,22 +157,21 @@ def test_three_weeks_on_whatsapp_with_silences_every_reminder_once_by_the_right_
     while (fired := world.run_jobs_until(end)) is not None:
         day = fired.astimezone(LA).date()
         window = fired - last_inbound < timedelta(hours=24)
-        for message in sent_to(world.fake, WA)[seen:]:  # what this job sent
+        closed = "template" if templates else "sms"
+        for message in sent_to(world.fake, WA, NUMBER)[seen:]:  # what this job sent
             per_day[day] += 1
-            assert (message.content_sid is None) == window, (day, window, message)
-            routes["free-form" if window else "template"] += 1
-        seen = len(sent_to(world.fake, WA))
+            route = "sms" if message.to == NUMBER else "template" if message.content_sid else "free"
+            assert route == ("free" if window else closed), (day, window, message)
+            routes[route] += 1
+        seen = len(sent_to(world.fake, WA, NUMBER))
         if day in silent or expected.get(day) == END:
             continue
         world.clock.advance(hours=1)
         world.say(patient, "3" if expected.get(day) == "checkin" else "DONE")
         last_inbound = world.clock.now
     assert dict(per_day) == {day: 1 for day in expected}  # every message, each exactly once
-    assert routes["template"] >= 7 and routes["free-form"] >= 7
+    assert routes["free"] >= 7 and routes["template" if templates else "sms"] >= 7
     assert world.fake.refused() == []  # the bot knew the window: WhatsApp refused nothing
-    assert world.fake.count_to(NUMBER) == 0  # never by SMS: they never texted by SMS
-    plan_end = [m for m in sent_to(world.fake, WA) if m.content_sid == SIDS["plan_end"]]
-    assert len(plan_end) <= 1
     assert world.rt.store.load(NUMBER).plan["status"] == "ended"
     assert plan_statuses(world.rt.store, world.clock.now)[0].undelivered == 0
 
