@@ -482,3 +482,14 @@ def test_a_button_id_that_is_not_a_word_falls_back_to_its_label() -> None:
     assert quick_reply({"ButtonPayload": "DONE", "Body": "Done"}) == "DONE"
     assert quick_reply({"ButtonPayload": "btn-7f3a", "Body": "Skip today"}) is None
     assert quick_reply({"Body": "done"}) is None
+
+
+def test_an_approved_template_is_used_before_whatsapp_is_enabled(
+    make_world: Any, tmp_path: Path
+) -> None:
+    config_dir = whatsapp_config(tmp_path, enabled=False, without=KINDS[1:])  # reminder only
+    world = make_world(config_dir)
+    first_reminder_queued(world, world.phone(WA))
+    world.clock.advance(hours=2)
+    world.send_outbox()
+    assert [m.content_sid for m in sent_to(world.fake, WA)] == [SIDS["reminder"]]
