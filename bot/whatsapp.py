@@ -25,6 +25,12 @@ log = logging.getLogger(__name__)
 WINDOW_CODES = frozenset({63016})
 UNDELIVERED_TTL = timedelta(days=365)
 Hop = dict[str, str]  # the outbox fields that change from one route to the next: to, body, content
+WHY_DROPPED = {
+    "no_template_no_sms": "outside the WhatsApp window, with no approved template for it and no "
+    "SMS consent",
+    "outside_window": "WhatsApp refused it as outside the 24-hour window and no other route is "
+    "left (no approved template, no SMS consent)",
+}
 
 
 def quick_reply(form: Mapping[str, str]) -> str | None:
@@ -64,15 +70,14 @@ class Outreach:
         if route.route is Route.DROP:
             self.queue_drop(pipe, patient.phone, kind, "no_template_no_sms", now)
             return Route.DROP
-        values = self.values(context)
-        hops = [self._hop(r, patient.phone, texts, values, kind, patient.lang)
-                for r in (route.route, *route.fallbacks)]  # fmt: skip
         if route.route is Route.SMS and len(texts) > 1:  # SMS keeps its parts as separate texts
             for index, text in enumerate(texts):
                 outbox.queue(pipe, message_id=f"{message_id}:{index}", to=bare(patient.phone),
                              body=text, kind=_outbox_kind(kind), not_after=not_after)  # fmt: skip
             return Route.SMS
-        first, rest = hops[0], hops[1:]
+        values = self.values(context)
+        first, *rest = [self._hop(r, patient.phone, texts, values, kind, patient.lang)
+                        for r in (route.route, *route.fallbacks)]  # fmt: skip
         outbox.queue(pipe, message_id=f"{message_id}:0", to=first["to"], body=first["body"],
                      kind=_outbox_kind(kind), not_after=not_after, content=first.get("content"),
                      alt=json.dumps(rest) if rest else None)  # fmt: skip
@@ -128,8 +133,7 @@ class Outreach:
 
     # --- counting what could not be delivered (the staff view shows it) ---
     def queue_drop(self, pipe: Writes, phone: str, kind: str, reason: str, now: datetime) -> None:
-        log.warning("%s to %s dropped: outside the WhatsApp window, no approved template for it "
-                    "and no SMS consent (%s)", kind, mask(phone), reason)  # fmt: skip
+        log.warning("%s to %s dropped: %s", kind, mask(phone), WHY_DROPPED.get(reason, reason))
         key = keys.undelivered(bare(phone))
         pipe.hincrby(key, "count", 1)
         pipe.hset(key, mapping={"last_kind": kind, "last_at": now.isoformat(),
