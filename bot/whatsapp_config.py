@@ -54,8 +54,12 @@ class Template:
     buttons: tuple[tuple[str, str], ...] = ()  # (id sent back on a tap, label)
 
     def values(self, context: Mapping[str, Any]) -> dict[str, str]:
-        """ContentVariables: WhatsApp refuses an empty value, so a missing one becomes '-'."""
-        return {key: str(context.get(name, "")).strip() or "-" for key, name in self.variables}
+        """ContentVariables. WhatsApp refuses an empty value and one with new lines, tabs or
+        runs of spaces: whitespace is folded to single spaces and a missing value becomes '-'."""
+        found = {key: context.get(name) for key, name in self.variables}
+        return {
+            key: " ".join(str("" if v is None else v).split()) or "-" for key, v in found.items()
+        }
 
     def text(self, context: Mapping[str, Any]) -> str:
         """The body as the person will read it."""
@@ -172,8 +176,8 @@ def check_lines(setup: WhatsAppSetup, root: Path) -> tuple[list[str], list[str]]
             notes.append("note     quick-reply buttons: "
                          + ", ".join(f"{title} (id {bid})" for bid, title in t.buttons))  # fmt: skip
     if not setup.enabled:
-        notes.append("note   while off, a WhatsApp patient outside the 24-hour window gets "
-                     "proactive messages by SMS only if they also texted by SMS")  # fmt: skip
+        notes.append("note   while off, a kind without a Content SID reaches a WhatsApp patient "
+                     "outside the 24-hour window only by SMS, if they also texted by SMS")  # fmt: skip
     errors = []
     for kind, lang in setup.missing():
         found = setup.templates.get((kind, lang))

@@ -93,3 +93,16 @@ def test_never_free_form_outside_the_window_nor_sms_without_consent(
     if planned.route is Route.DROP:
         assert "sms" not in seen and not has_template and not window_open(patient, NOW)
     assert len(set(routes)) == len(routes)  # each route tried at most once
+
+
+def test_template_values_are_what_whatsapp_accepts() -> None:
+    from bot.whatsapp_config import Template
+
+    t = Template("reminder", "en", "HX" + "a" * 32, "Day {{1}} of {{2}} from {{3}}.",
+                 (("1", "day"), ("2", "days"), ("3", "clinic_name")))  # fmt: skip
+    values = t.values({"day": 3, "days": None, "clinic_name": "Impact\n  PT\t"})
+    assert values == {"1": "3", "2": "-", "3": "Impact PT"}
+    assert t.values({})["1"] == "-"  # an empty value would be refused
+    assert (
+        t.text({"day": 3, "days": 21, "clinic_name": "Impact PT"}) == "Day 3 of 21 from Impact PT."
+    )
