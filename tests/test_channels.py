@@ -38,6 +38,9 @@ def person(**last: timedelta) -> Patient:
         (person(whatsapp=2 * H), False, Route.WHATSAPP, ()),
         (person(whatsapp=2 * H, sms=50 * H), True, Route.WHATSAPP, (Route.TEMPLATE, Route.SMS)),
         (person(whatsapp=24 * H), True, Route.TEMPLATE, ()),  # the window is 24 hours, not 24 h 1 s
+        (person(whatsapp=23.9 * H), True, Route.TEMPLATE, ()),  # closing: the route that lasts
+        (person(whatsapp=23.9 * H), False, Route.WHATSAPP, ()),  # closing, but nothing else
+        (person(whatsapp=23.9 * H, sms=30 * H), False, Route.SMS, ()),
         (person(whatsapp=60 * H, sms=90 * H), True, Route.TEMPLATE, (Route.SMS,)),
         (person(whatsapp=60 * H, sms=90 * H), False, Route.SMS, ()),
         (person(whatsapp=60 * H), False, Route.DROP, ()),

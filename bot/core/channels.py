@@ -11,6 +11,9 @@ from bot.core.model import Patient
 
 SMS, WHATSAPP = "sms", "whatsapp"
 WINDOW = timedelta(hours=24)  # WhatsApp's customer service window after a person's message
+# A message decided this close to the window's end may be sent after it (the outbox's backlog,
+# the send rate): it takes the route that lasts (template, SMS) when there is one.
+CLOSING = timedelta(minutes=10)
 # Proactive message kinds that need an approved WhatsApp template outside the window, with the
 # values each one can fill its template's variables with.
 CLINIC_VARIABLES = ("clinic_name", "clinic_phone", "booking_url")
@@ -77,14 +80,15 @@ class Plan:
 def plan_route(patient: Patient, now: datetime, *, has_template: bool,
                window: timedelta = WINDOW) -> Plan:  # fmt: skip
     """The route for a proactive message: the channel the person used last; on WhatsApp,
-    free-form inside the window, else the approved template, else SMS when they texted by SMS
-    too, else nothing."""
+    free-form inside the window (unless it is closing and another route exists), else the
+    approved template, else SMS when they texted by SMS too, else nothing."""
     if last_channel(patient) == SMS:
         return Plan(Route.SMS)
     later = ((Route.TEMPLATE,) if has_template else ()) + (
         (Route.SMS,) if sms_consented(patient) else ()
     )
-    if window_open(patient, now, window):
+    closing = not window_open(patient, now + CLOSING, window)
+    if window_open(patient, now, window) and not (closing and later):
         return Plan(Route.WHATSAPP, later)
     if later:
         return Plan(later[0], later[1:])
