@@ -22,8 +22,9 @@ from bot.settings import Settings
 HELP = """Commands: /advance 1d | 3h | 30m (move the simulated clock; due reminders and alert
 re-sends fire), /until 18:30 (move to that local time, today or tomorrow), /start 2026-04-06
 09:00 (set the clinic-local start time, before the first message), /time, /staff TEXT (text
-the bot as the first on-call staff member, e.g. /staff ACK K7Q2M), /help, /quit. Anything else
-is sent as the patient's SMS."""
+the bot as the first on-call staff member, e.g. /staff ACK K7Q2M), /whatsapp and /sms (switch
+the channel the patient writes on: same number, same person), /help, /quit. Anything else is
+sent as the patient's message."""
 _SPAN = re.compile(r"^(\d+)\s*([dhm])$")
 
 
@@ -97,6 +98,9 @@ class Simulator:
             self._start(rest)
         elif name == "time":
             self.say(f"simulated time: {self.clock().isoformat()}")
+        elif name in ("whatsapp", "sms"):
+            self.phone = bare(self.phone) if name == "sms" else f"whatsapp:{bare(self.phone)}"
+            self.say(f"(now writing by {'WhatsApp' if name == 'whatsapp' else 'SMS'})")
         elif name == "staff":
             self.send(rest, self.rt.service.alerts.staff.on_call[0])
         else:

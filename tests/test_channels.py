@@ -109,3 +109,9 @@ def test_template_values_are_what_whatsapp_accepts() -> None:
     assert (
         t.text({"day": 3, "days": 21, "clinic_name": "Impact PT"}) == "Day 3 of 21 from Impact PT."
     )
+
+
+def test_two_messages_in_the_same_instant_the_later_channel_wins() -> None:
+    both = heard_from(heard_from(person(), "whatsapp", NOW), "sms", NOW)
+    assert last_channel(both) == "sms"
+    assert last_channel(heard_from(both, "whatsapp", NOW)) == "whatsapp"

@@ -493,3 +493,24 @@ def test_an_approved_template_is_used_before_whatsapp_is_enabled(
     world.clock.advance(hours=2)
     world.send_outbox()
     assert [m.content_sid for m in sent_to(world.fake, WA)] == [SIDS["reminder"]]
+
+
+def test_the_whatsapp_example_transcript(settings: Settings) -> None:
+    """examples/whatsapp.txt in `bot chat`: WhatsApp in the window, SMS outside, one STOP."""
+    import io
+
+    from bot.simulator import run_chat
+
+    out = io.StringIO()
+    embedded = Settings(redis_url=None, config_dir=ROOT / "config")
+    tuesday_noon = datetime(2026, 6, 2, 19, tzinfo=UTC)  # in Los Angeles; the plan starts Wednesday
+    run_chat(embedded, "+13105550199", str(ROOT / "examples" / "whatsapp.txt"), out=out,
+             start=tuesday_noon)  # fmt: skip
+    text = out.getvalue()
+    sent = [
+        line for line in text.splitlines() if line.startswith(("[WhatsApp to you]", "[SMS to you]"))
+    ]
+    assert [line.split("]")[0] + "]" for line in sent] == [
+        "[WhatsApp to you]", "[SMS to you]", "[SMS to you]", "[WhatsApp to you]",
+    ]  # fmt: skip
+    assert "unsubscribed" in text and text.rstrip().endswith(")")  # nothing after STOP

@@ -47,14 +47,17 @@ def heard_from(patient: Patient, channel: str, now: datetime) -> Patient:
     """Record a message from the person on `channel` (any message: STOP and HELP too)."""
     if channel not in (SMS, WHATSAPP):
         return patient
-    return replace(patient, last_inbound={**patient.last_inbound, channel: now})
+    others = {k: v for k, v in patient.last_inbound.items() if k != channel}
+    return replace(patient, last_inbound={**others, channel: now})  # the latest one last
 
 
 def last_channel(patient: Patient) -> str:
     """The channel the person used last; SMS for someone who never wrote (a web invite)."""
-    if not patient.last_inbound:
-        return SMS
-    return max(patient.last_inbound.items(), key=lambda item: item[1])[0]
+    latest, when = SMS, None
+    for channel, at in patient.last_inbound.items():  # on a tie, the one recorded last
+        if when is None or at >= when:
+            latest, when = channel, at
+    return latest
 
 
 def window_open(patient: Patient, now: datetime, window: timedelta = WINDOW) -> bool:
