@@ -207,8 +207,10 @@ def test_a_63016_answer_is_retried_as_the_template_once(make_world: Any, tmp_pat
     world.send_outbox()
     [message] = sent_to(world.fake, WA)
     assert message.content_sid == SIDS["reminder"]
-    assert json.loads(message.content_variables) == {"1": "Impact PT", "2": "1", "3": "21"}
-    assert message.body.startswith("Time for today's home exercises from Impact PT (day 1 of 21)")
+    assert json.loads(message.content_variables) == {"1": "Impact PT", "2": "1", "3": "18"}
+    assert message.body.startswith(
+        "Time for today's home exercises from Impact PT (exercise day 1 of 18)"
+    )
     world.send_outbox()
     assert len(sent_to(world.fake, WA)) == 1
 
@@ -255,7 +257,7 @@ def test_without_a_template_it_goes_by_sms_when_they_also_texted_by_sms(
     world.send_outbox()
     assert sent_to(world.fake, WA) == []
     [sms] = sent_to(world.fake, NUMBER)
-    assert "day 1 of 21" in sms.body and sms.content_sid is None
+    assert "day 1 of 18" in sms.body and sms.content_sid is None
 
 
 def test_without_a_template_or_sms_it_is_dropped_logged_and_counted(
