@@ -116,8 +116,12 @@ def run(policy: str, people: list[tuple[str, bool, set[int]]]) -> dict[str, Any]
                 if 1 <= day <= 21 and day not in silent:
                     fake.inbound(number)
                     rt.service.handle_inbound(number, Inbound("DONE", "whatsapp"), clock_now[0])
-    with fake._lock:
-        accepted = [m for m in fake.messages if m.error_code is None]
+    patients = {number for number, _sms, _silent in people}
+    with (
+        fake._lock
+    ):  # messages to the patients (staff alerts, e.g. a stalled plan, are not counted)
+        accepted = [m for m in fake.messages
+                    if m.error_code is None and m.to.removeprefix("whatsapp:") in patients]  # fmt: skip
     routes = Counter("template" if m.content_sid else "whatsapp" if m.to.startswith("whatsapp:")
                      else "sms" for m in accepted)  # fmt: skip
     dropped = sum(int(rt.redis.hget(keys.undelivered(n), "count") or 0) for n, _s, _x in people)
