@@ -189,7 +189,13 @@ def undelivered(phone: str) -> str:
 
 def keys_of(phone: str) -> list[str]:
     """Keys named after one number (forget deletes these plus records found through indexes)."""
-    named = [patient(phone), triages_of(phone), alerts_of(phone), consent(phone), undelivered(phone)]
+    named = [
+        patient(phone),
+        triages_of(phone),
+        alerts_of(phone),
+        consent(phone),
+        undelivered(phone),
+    ]
     return [*named, web_transcript(phone)] if phone.startswith("web:") else named
 
 
