@@ -25,7 +25,7 @@ from bot import keys
 from bot.background import Background
 from bot.config import load_config
 from bot.core.plan import END, Plan, due_local_dates
-from bot.outbox import Entry
+from bot.outbox import Entry, queued
 from bot.plan_status import plan_statuses
 from bot.runtime import Runtime, build
 from bot.settings import ROOT, Settings
@@ -465,7 +465,7 @@ def test_a_worker_that_died_after_sending_the_template_is_not_repeated(
     world = make_world(whatsapp_config(tmp_path))
     first_reminder_queued(world, world.phone(WA))  # queued free-form, template as fallback
     world.clock.advance(hours=2)
-    [(_id, fields)] = world.rt.redis.xrange(keys.OUTBOX)
+    [fields] = queued(world.rt.redis)  # the reminder, waiting in the outbox
     entry = Entry.from_fields(fields)
     # A worker began the send, was refused, sent the template, and died before recording it.
     world.rt.redis.set(keys.outbox_sending(entry.message_id), repr(world.clock.now.timestamp()))
