@@ -8,7 +8,6 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 import redis
 
@@ -28,7 +27,7 @@ TEMPLATES = ("staff_alert", "staff_claimed", "patient_callback_coming", "staff_d
 REROUTED_STAGES = frozenset({"initial", "resend", "backup", DIGEST_STAGE})
 ALL_AT_ONCE = frozenset({"emergency", "urgent", "priority_call"})
 RE_ESCALATE = frozenset({"emergency", "urgent"})
-Render = Callable[[str, dict[str, Any]], str]
+Render = Callable[..., str]  # Renderer.render(template, context, channel, lang)
 # Queues a message to a patient (number, message id, text) by the route they can be reached on.
 PatientNotice = Callable[[Writes, str, str, str], None]
 
@@ -85,13 +84,14 @@ class Alerts:
         return self.staff.on_call if level in ALL_AT_ONCE else self.staff.on_call[:1]
 
     def queue_create(self, pipe: Writes, *, level: str, rule: str, phone: str, channel: str,
-                     now: datetime, origin: str | None = None) -> str:  # fmt: skip
+                     now: datetime, origin: str | None = None, lang: str = "") -> str:  # fmt: skip
         """Queue an alert record, its staff messages and its timers on an open MULTI. An alert
         nobody can call back (a web visitor without a number) pages within the caps, in a
         lower lane, and is never re-escalated; beyond the caps it waits for the digest."""
         ref = allocate_ref(self.redis, self.retention)
         record = {"ref": ref, "level": level, "rule": rule, "phone": phone, "channel": channel,
-                  "created": now.isoformat(), "status": "open", "stage": "initial"}  # fmt: skip
+                  "created": now.isoformat(), "status": "open", "stage": "initial",
+                  "lang": lang}  # fmt: skip
         unreachable = numberless(phone)
         paged = not unreachable or self.gate.admit(phone, level, origin, now)
         if not paged:
@@ -187,7 +187,7 @@ class Alerts:
                          kind="alert", lane=Lane.STAFF)  # fmt: skip
         if alert["phone"].startswith("web:"):
             return  # a web visitor without a number: nobody to text
-        patient_msg = self.render("patient_callback_coming", {})
+        patient_msg = self.render("patient_callback_coming", {}, "sms", alert.get("lang") or None)
         if self.patient_notice is not None:
             self.patient_notice(pipe, alert["phone"], f"alert:{ref}:patient", patient_msg)
             return

@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import alerts, service, web
+from bot.checks_lang import check_languages
 from bot.config import Config, load_config
 from bot.core.engine import TEMPLATES
+from bot.core.language import TEMPLATES as LANGUAGE_TEMPLATES
 from bot.core.plan import TEMPLATES as PLAN_TEMPLATES
 from bot.core.understanding import understand
 from bot.core.walk import walk
@@ -22,7 +24,8 @@ MAX_SEGMENTS = 3
 # of several messages): it may use up to Twilio's 1,600 characters (10 segments).
 LONG_MESSAGES = {"outcome_exercises": 10, "plan_program": 10}
 SAMPLE_ALERT = {"ref": "K7Q2M", "level": "urgent", "rule": "urgent_same_day", "phone": "+19495550123",
-                "channel": "sms", "stage": "initial", "claimed_by": "+19495550101"}  # fmt: skip
+                "channel": "sms", "stage": "initial", "claimed_by": "+19495550101",
+                "lang": "es"}  # fmt: skip
 
 
 @dataclass
@@ -85,7 +88,8 @@ def _reprompt_samples(config: Config) -> list[dict[str, Any]]:
 def _check_templates(config: Config, renderer: Renderer, longest: dict[str, tuple[str, ...]],
                      report: Report) -> None:  # fmt: skip
     # Every module that sends a message names its templates; the question prompts come from config.
-    needed = {*TEMPLATES, *PLAN_TEMPLATES, *alerts.TEMPLATES, *service.TEMPLATES, *web.TEMPLATES}
+    needed = {*TEMPLATES, *PLAN_TEMPLATES, *alerts.TEMPLATES, *service.TEMPLATES, *web.TEMPLATES,
+              *LANGUAGE_TEMPLATES}  # fmt: skip
     needed |= {q.prompt for q in config.playbook.flow.questions.values()}
     needed |= {f"outcome_{o}" for o in config.playbook.outcome_alerts}
     needed |= {q.stop_template for q in config.playbook.flow.questions.values() if q.stop_template}
@@ -170,5 +174,13 @@ def check_all(settings: Settings) -> Report:
     report.lines.extend(notes)
     for error in errors:
         report.fail(error)
+    samples = _samples(config, result.longest_reasons)
+
+    def contexts(name: str) -> list[dict[str, Any]]:
+        if name == "reprompt":
+            return _reprompt_samples(config)
+        return [{**SAMPLE_CONTEXT, **samples.get(name, {})}]
+
+    check_languages(config, renderer, contexts, report.lines, report.fail)
     report.lines.append("config OK" if report.ok else "config has problems (see ERROR lines)")
     return report

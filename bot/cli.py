@@ -264,7 +264,28 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     from bot.simulator import run_chat
 
-    return run_chat(_settings(args), args.phone, args.script)
+    return run_chat(_settings(args), args.phone, args.script, lang=args.lang)
+
+
+def cmd_translations(args: argparse.Namespace) -> int:
+    """List missing or outdated translations, or re-stamp reviewed ones (`--stamp FILE ...`)."""
+    from bot import translations
+    from bot.config import load_config
+
+    settings = _settings(args)
+    if args.stamp:
+        for path in args.stamp:
+            try:
+                print(translations.stamp(Path(path), settings.config_dir, settings.template_dir))
+            except (OSError, ValueError) as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 2
+        return 0
+    found = translations.problems(load_config(settings.config_dir), settings.template_dir)
+    for line in found:
+        print(line)
+    print("translations OK" if not found else f"{len(found)} translation problems")
+    return 1 if found else 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -281,10 +302,15 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("chat", help="talk to the bot locally as a patient")
     c.add_argument("--phone", default="+19495550123", help="the simulated patient's number (E.164)")
     c.add_argument("--script", help="replay a transcript file non-interactively")
+    c.add_argument("--lang", help="answer in this language from the start (e.g. es)")
     c.set_defaults(func=cmd_chat)
     k = sub.add_parser("check-config", help="validate config and templates; walk every path")
     k.add_argument("--config-dir", dest="config_dir", default=argparse.SUPPRESS)
     k.set_defaults(func=cmd_check_config)
+    tr = sub.add_parser("translations", help="missing or outdated translations; --stamp FILE")
+    tr.add_argument("--stamp", nargs="+", metavar="FILE",
+                    help="after reviewing: record the current source version in these files")  # fmt: skip
+    tr.set_defaults(func=cmd_translations)
     t = sub.add_parser("triage", help="evaluate the rules on a JSON file of replies")
     t.add_argument("--answers", required=True, help='JSON {"question id": "reply text"}')
     t.set_defaults(func=cmd_triage)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
@@ -28,13 +29,16 @@ from bot.config_schema import (
 )
 from bot.core.conditions import Atom, Condition, parse_condition
 from bot.core.flow import END, KINDS, Branch, Flow, Option, Question
+from bot.core.language import Languages
 from bot.core.model import Keywords, Playbook
-from bot.core.options import phrase_words
+from bot.core.options import fold, phrase_words
 from bot.core.plan import PlanSettings, checkin_flag_options, hold_for_red_flag
 from bot.core.plan_replies import plan_replies
 from bot.core.triage import OUTCOMES, Rule, Rules
 from bot.core.typos import typo_table
 from bot.errors import ConfigError
+from bot.lang_config import COMMANDS, LangContent, aliases, lang_content
+from bot.language_detect import detector
 from bot.lexicon_config import load_lexicons
 from bot.nlp import MedspacyReader
 from bot.whatsapp_config import WhatsAppSetup, load_whatsapp
@@ -51,7 +55,17 @@ class Config:
     playbook: Playbook
     exercises: tuple[Exercise, ...]
     plan: PlanSettings
+    languages: Languages  # a playbook per language, switch words, keyword aliases
     whatsapp: WhatsAppSetup = field(default_factory=WhatsAppSetup)
+    translations: Mapping[str, LangContent] = field(default_factory=dict)  # not the default
+
+    def exercises_in(self, lang: str | None) -> tuple[Exercise, ...]:
+        t = self.translations.get(lang or "")
+        return t.exercises if t else self.exercises
+
+    def clinic_in(self, lang: str | None) -> Clinic:
+        t = self.translations.get(lang or "")
+        return t.clinic if t else self.clinic
 
 
 def _read(directory: Path, name: str) -> Any:
@@ -255,7 +269,31 @@ def load_config(directory: str | Path = "config") -> Config:
     # A WhatsApp quick-reply button sends back its id: it must be a word the bot understands.
     k = keywords
     whatsapp = load_whatsapp(root, k.stop | k.start | k.help | k.restart | k.human | k.plan)
-    return Config(root, clinic, playbook, tuple(emodel.exercises), plan_settings, whatsapp)
+    exercises = tuple(emodel.exercises)
+    translations = {
+        code: lang_content(code, root, playbook, plan_settings, clinic, exercises)
+        for code in clinic.languages.offered if code != clinic.languages.default
+    }  # fmt: skip
+    languages = _languages(clinic, playbook, translations, kmodel, root)
+    return Config(root, clinic, playbook, exercises, plan_settings, languages, whatsapp,
+                  translations)  # fmt: skip
+
+
+def _languages(clinic: Clinic, book: Playbook, translations: Mapping[str, LangContent],
+               source: KeywordsModel, root: Path) -> Languages:  # fmt: skip
+    default = clinic.languages.default
+    if default not in clinic.languages.offered:
+        raise ConfigError(f"{root / 'clinic.yaml'}: key `languages.default`: {default!r} is not "
+                          "under `languages.offered`")  # fmt: skip
+    switch: dict[str, str] = {}
+    for code, meta in clinic.languages.offered.items():
+        switch.update({fold(w.lower()): code for w in meta.switch_words})
+    table: dict[str, str] = {}
+    for t in translations.values():
+        table.update(aliases(t.model, source))
+    books = {default: book, **{code: t.book for code, t in translations.items()}}
+    hints = {code: tuple(m.hint_words) for code, m in clinic.languages.offered.items()}
+    return Languages(default, books, switch, detector(hints), aliases=table, commands=COMMANDS)
 
 
 def _talk(model: KeywordsModel) -> dict[str, frozenset[str]]:

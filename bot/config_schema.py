@@ -61,6 +61,20 @@ class WebAlertCaps(Model):
     per_hour: int = Field(6, ge=0)
 
 
+class LanguageMeta(Model):
+    name: StrictStr  # in its own language: "Español"
+    switch_words: list[StrictStr] = Field(min_length=1)  # one-word messages that choose it
+    staff_note: StrictStr = ""  # what staff alerts say about someone who uses it
+    hint_words: list[StrictStr] = []  # one-word first messages that tell the language ("hola")
+
+
+class Languages(Model):
+    default: StrictStr = "en"
+    offered: dict[StrictStr, LanguageMeta] = {
+        "en": LanguageMeta(name="English", switch_words=["en", "english"])
+    }
+
+
 class Clinic(Model):
     name: StrictStr
     short_name: StrictStr
@@ -78,6 +92,10 @@ class Clinic(Model):
     retention_days: int = Field(365, ge=1)
     send_rate_per_second: float = Field(1.0, gt=0)
     message_frequency: StrictStr = "up to 1 msg/day"
+    languages: Languages = Languages()
+    # gsm7: letters outside GSM-7 folded (á -> a) like Twilio Smart Encoding, 160 characters a
+    # segment; unicode: accents kept, and a message with one goes as UCS-2 (70 a segment).
+    sms_encoding: Literal["gsm7", "unicode"] = "gsm7"
 
     @field_validator("phone", "backup_number")
     @classmethod
@@ -201,6 +219,52 @@ class KeywordsModel(Model):
         Literal["care", "done", "program", "question", "sore", "better", "thanks"],
         list[StrictStr],
     ] = {}
+
+
+# --- config/lang/<code>.yaml: one language's content (bot/lang_config.py) ---
+
+
+class LangOption(Model):
+    label: StrictStr = Field(min_length=1)
+    synonyms: list[StrictStr] = []
+
+
+class LangQuestion(Model):
+    options: dict[StrictStr, LangOption] = {}
+    yes_words: list[StrictStr] = []
+    no_words: list[StrictStr] = []
+
+
+class LangExercise(Model):
+    name: StrictStr
+    dose: StrictStr
+    how: StrictStr
+
+
+class LangKeywords(Model):
+    stop: list[StrictStr] = Field(min_length=1)
+    start: list[StrictStr] = Field(min_length=1)
+    start_when_opted_out: list[StrictStr] = []
+    help: list[StrictStr] = Field(min_length=1)
+    restart: list[StrictStr] = Field(min_length=1)
+    human: list[StrictStr] = Field(min_length=1)
+    plan: dict[StrictStr, list[StrictStr]] = {}
+
+
+class LangFile(Model):
+    translates: dict[StrictStr, StrictStr] = {}
+    clinic: dict[Literal["message_frequency"], StrictStr] = {}
+    yes_words: list[StrictStr] = []
+    no_words: list[StrictStr] = []
+    questions: dict[StrictStr, LangQuestion]
+    keywords: LangKeywords
+    plan_talk: dict[
+        Literal["program", "question", "sore", "better", "thanks"], list[StrictStr]
+    ] = {}
+    time_words: dict[StrictStr, StrictStr] = {}
+    exercises: dict[StrictStr, LangExercise] = {}
+    reasons: dict[StrictStr, StrictStr] = {}
+    terms: dict[StrictStr, StrictStr] = {}  # words the core says in English ('Sunday', 'Mon-Sat')
 
 
 class MeansModel(Model):

@@ -138,7 +138,8 @@ class Reminders:
         for effect in due.step.effects:
             if isinstance(effect, Alert) and self.alerts is not None:
                 ref = self.alerts.queue_create(pipe, level=effect.level, rule=effect.rule,
-                                               phone=patient.phone, channel="sms", now=now)  # fmt: skip
+                                               phone=patient.phone, channel="sms", now=now,
+                                               lang=patient.lang or "")  # fmt: skip
                 log.info("alert %s (%s) raised for %s", ref, effect.level, mask(patient.phone))
         context = {k: v for reply in due.step.replies for k, v in reply.context.items()}
         kind = proactive_kind([reply.template for reply in due.step.replies], "reminder")
@@ -149,7 +150,7 @@ class Reminders:
         return due
 
     def _texts(self, step: Step) -> list[str]:
-        return self.renderer.messages(step.replies)
+        return self.renderer.messages(step.replies, "sms", step.patient.lang)
 
     # --- when a worker becomes the scheduler ---
     def catch_up(self, now: datetime) -> int:

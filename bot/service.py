@@ -14,6 +14,7 @@ from bot.alerts import Alerts, staff_command
 from bot.config import Config
 from bot.core.channels import heard_from
 from bot.core.engine import advance
+from bot.core.language import advance_in
 from bot.core.model import (
     REMINDER_OFFER,
     Alert,
@@ -107,7 +108,8 @@ class Service:
             patient: Patient, pipe: Writes
         ) -> tuple[list[str], Patient | None, tuple[Effect, ...]]:
             # Every message, STOP and HELP too, reopens that channel (WhatsApp's window).
-            step = advance(heard_from(patient, inbound.channel, now), inbound, self.playbook, now)
+            step = advance_in(heard_from(patient, inbound.channel, now), inbound,
+                              self.config.languages, now)  # fmt: skip
             replies = self._texts(step)
             self._queue_effects(pipe, step, now, origin)
             self.store.queue_save(pipe, step.patient)
@@ -148,7 +150,7 @@ class Service:
 
     def _texts(self, step: Step) -> list[str]:
         channel = "web" if step.patient.phone.startswith("web:") else "sms"
-        return self.renderer.messages(step.replies, channel)
+        return self.renderer.messages(step.replies, channel, step.patient.lang)
 
     def _queue_effects(self, pipe: Writes, step: Step, now: datetime,
                        origin: str | None = None) -> None:  # fmt: skip
@@ -163,7 +165,7 @@ class Service:
                     self.alerts.queue_supersede(pipe, patient.phone, now)
                 ref = self.alerts.queue_create(pipe, level=effect.level, rule=effect.rule,
                                                phone=phone, channel=channel, now=now,
-                                               origin=origin)  # fmt: skip
+                                               origin=origin, lang=patient.lang or "")  # fmt: skip
                 log.warning("alert %s (%s) raised for %s", ref, effect.level, mask(phone))
             elif isinstance(effect, TriageFinished):
                 self.store.queue_triage(pipe, patient.phone, effect)

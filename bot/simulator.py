@@ -15,6 +15,7 @@ import fakeredis
 
 from bot.core.model import Inbound
 from bot.outbox import bare
+from bot.errors import BotError
 from bot.privacy import mask
 from bot.runtime import Runtime, build
 from bot.settings import Settings
@@ -168,12 +169,19 @@ def runtime_background(rt: Runtime):  # type: ignore[no-untyped-def]
 
 
 def run_chat(settings: Settings, phone: str, script: str | None, out: TextIO = sys.stdout,
-             start: datetime | None = None) -> int:  # fmt: skip
+             start: datetime | None = None, lang: str | None = None) -> int:  # fmt: skip
     logging.getLogger().setLevel(logging.ERROR)  # the transcript is the output
     clock = SimClock(start or datetime.now(UTC).replace(microsecond=0))
     # In memory: a simulated clock's reminders must never reach the real store.
     rt = build(replace(settings, redis_url=None), clock=clock,
                client=fakeredis.FakeRedis(decode_responses=True))  # fmt: skip
+    if lang is not None:  # `--lang es`: the patient is answered in Spanish from the first reply
+        offered = rt.config.clinic.languages.offered
+        if lang not in offered:
+            raise BotError(
+                f"--lang {lang}: not one of the offered languages ({', '.join(offered)})"
+            )
+        rt.store.update(phone, lambda p, pipe: rt.store.queue_save(pipe, replace(p, lang=lang)))
     sim = Simulator(rt, clock, phone, out)
     if not script:
         sim.say(f"Simulated chat with {rt.config.clinic.name} as {phone}. {HELP}")

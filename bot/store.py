@@ -89,7 +89,7 @@ def patient_from_json(phone: str, raw: str | None, opted_out: bool) -> Patient:
         pending=c.get("pending"),
     )
     return Patient(phone, opted_out=opted_out, conversation=conv, plan=doc.get("plan"),
-                   last_inbound=_last_inbound(doc, conv), lang=doc.get("lang") or "en")  # fmt: skip
+                   last_inbound=_last_inbound(doc, conv), lang=doc.get("lang"))  # fmt: skip
 
 
 def _last_inbound(doc: dict[str, Any], conv: Conversation) -> dict[str, datetime]:

@@ -105,7 +105,11 @@ def numbers_in(text: str) -> list[float]:
 
 UNSURE = ("not sure", "unsure", "idk", "i dont know", "i don't know", "dont know", "don't know",
           "no idea", "maybe", "perhaps", "dunno", "never mind", "nevermind", "not certain",
-          "i'm not sure", "im not sure", "possibly", "kind of", "kinda", "sort of")  # fmt: skip
+          "i'm not sure", "im not sure", "possibly", "kind of", "kinda", "sort of",
+          "no lo se", "no se si", "no se bien", "no se que", "no se cual", "no estoy seguro",
+          "no estoy segura",
+          "ni idea", "quizas", "quizás", "quiza", "tal vez", "a lo mejor", "puede ser",
+          "mas o menos", "más o menos")  # fmt: skip
 
 
 HEDGES = re.compile(

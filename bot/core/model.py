@@ -133,7 +133,7 @@ class Patient:
     plan: Mapping[str, Any] | None = None
     # Channel ("sms", "whatsapp") -> when the person last wrote on it: one person, one number.
     last_inbound: Mapping[str, datetime] = field(default_factory=dict)
-    lang: str = "en"  # the language messages and WhatsApp templates are chosen in
+    lang: str | None = None  # the language they are answered in; None until known
 
 
 @dataclass(frozen=True)

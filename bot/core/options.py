@@ -10,6 +10,7 @@ message mean none.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,22 +23,28 @@ FILLER = frozenset(
         "like", "mainly", "me", "mostly", "my", "of", "ok", "okay", "on", "only", "part", "please",
         "pls", "really", "so", "sort", "spot", "thank", "thanks", "that", "the", "to", "uh", "um",
         "very", "well", "you",
+        # Spanish (accents folded before matching)
+        "el", "la", "los", "las", "lo", "de", "del", "en", "mi", "mis", "me", "es", "esta",
+        "muy", "por", "favor", "gracias", "que", "le", "se", "un", "una", "al", "pues", "este",
     ]
 )  # fmt: skip
 NEGATORS = frozenset(
     [
         "arent", "didnt", "doesnt", "dont", "hasnt", "havent", "isnt", "neither", "never", "no",
         "none", "nor", "not", "nothing", "wasnt", "without", "zero",
+        "sin", "ni", "nunca", "tampoco", "ningun", "ninguno", "ninguna", "nada", "jamas",
     ]
 )  # fmt: skip
 CLAUSE_BREAKS = frozenset(
     [
         "!", ",", ".", ";", "?", "although", "and", "but", "except", "however", "though", "yet",
+        "pero", "aunque", "excepto", "sino", "y", "salvo",
     ]
 )  # fmt: skip
 CARRY_NEGATION = frozenset(
     [
         "any", "feel", "felt", "get", "got", "had", "has", "have", "nor", "or",
+        "tengo", "tiene", "tuve", "hay", "siento", "senti", "o", "he", "tenido",
     ]
 )  # fmt: skip
 NONE_PHRASES = (
@@ -59,13 +66,21 @@ SPELLED_SMALL = {
 
 UNSURE = re.compile(
     r"\b(?:not sure|unsure|idk|i dont know|dont know|no idea|dunno|not certain|maybe|perhaps"
-    r"|possibly|might be|could be)\b"
+    r"|possibly|might be|could be"
+    r"|no lo se|no se (?:si|bien|que|cual)|no estoy segur[oa]|ni idea|quizas?|tal vez|a lo mejor"
+    r"|puede ser)\b|^no se$"
 )
+
+
+def fold(text: str) -> str:
+    """Accents and ñ to plain letters ('rótula' -> 'rotula'): phrases match however typed."""
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def words_of(text: str) -> list[str]:
     """Lower-case words and clause punctuation as separate tokens: 'knee, not calf' -> 4 tokens."""
-    text = text.lower().replace("’", "'").replace("'", "")
+    text = fold(text.lower()).replace("’", "'").replace("'", "")
     text = re.sub(r"(?<=\d)(?=[a-z])|(?<=[a-z])(?=\d)", " ", text)
     return re.findall(r"\d+(?:\.\d+)?|[a-z][a-z'/]*|[,.;!?+-]", text)
 

@@ -17,13 +17,16 @@ from bot.errors import AnswerError
 UNKNOWN_ZONE = "Etc/Unknown"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-BUILT_IN_WORDS = {"noon": time(12), "midday": time(12), "midnight": time(0)}
+BUILT_IN_WORDS = {"noon": time(12), "midday": time(12), "midnight": time(0),
+                  "mediodia": time(12), "medio dia": time(12), "medianoche": time(0)}  # fmt: skip
 _FILLER = frozenset(
     {"ok", "okay", "yes", "yeah", "yep", "sure", "please", "pls", "at", "around", "about", "by"}
     | {"every", "each", "daily", "the", "in", "oclock", "time", "reminder", "reminders", "me"}
+    | {"las", "la", "de", "en", "por", "todos", "los", "dias", "cada", "si", "claro", "vale"}
+    | {"hora", "recordatorio", "recordatorios", "mejor", "como", "eso", "del"}
 )
-_AM = frozenset(("a", "am", "morning"))
-_PM = frozenset(("p", "pm", "evening", "afternoon", "night", "tonight"))
+_AM = frozenset(("a", "am", "morning", "manana", "madrugada"))
+_PM = frozenset(("p", "pm", "evening", "afternoon", "night", "tonight", "tarde", "noche"))
 _CLOCK = re.compile(r"(\d{1,2})(?:[:.](\d{2}))?|(\d{3,4})")
 
 ZONE_WORDS = {
@@ -67,6 +70,7 @@ _ZONE_ALIASES = _alias_table()
 def _words_of(text: str) -> list[str]:
     text = clean(text).lower().replace("’", "'")
     text = re.sub(r"\b([ap])\.\s?m\.?", r"\1m", text)  # a.m. / p.m.
+    text = re.sub(r"\ba las?\b", " ", text)  # Spanish "a las 7"
     text = re.sub(r"[^\w\s:.']", " ", text).replace("'", "")
     text = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", text)
     text = re.sub(r"(\d)([a-z])", r"\1 \2", words_to_numbers(text))

@@ -33,11 +33,30 @@ for _family, _words, _size in (
     ("length", "ft foot feet", 30.48),
     ("weight", "lb lbs pound pounds kg kgs kilo kilos kilogram kilograms stone", 1.0),
     ("temperature", "degrees degree", 1.0),
+    # Spanish, accents folded (bot/core/language.prepare)
+    ("duration", "dia dias", DAY),
+    ("duration", "semana semanas sem", WEEK),
+    ("duration", "mes meses", MONTH),
+    ("duration", "ano anos", YEAR),
+    ("clock", "segundos minuto minutos hora horas", 1.0),
+    (
+        "distance",
+        "milla millas kilometro kilometros metro metros cuadra cuadras vuelta vueltas",
+        1.0,
+    ),
+    ("distance", "paso pasos escalon escalones", 1.0),
+    ("length", "centimetro centimetros", 1.0),
+    ("length", "milimetro milimetros", 0.1),
+    ("length", "pulgada pulgadas", 2.54),
+    ("length", "pie pies", 30.48),
+    ("weight", "libra libras kilo kilos", 1.0),
+    ("temperature", "grados grado", 1.0),
 ):
     for _w in _words.split():
         UNITS[_w] = (_family, _size)
 
-AMOUNT_WORDS = {"couple": 2.0, "few": 3.0, "half": 0.5, "a": 1.0, "an": 1.0, "one": 1.0}
+AMOUNT_WORDS = {"couple": 2.0, "few": 3.0, "half": 0.5, "a": 1.0, "an": 1.0, "one": 1.0,
+                "un": 1.0, "una": 1.0, "par": 2.0, "unos": 3.0, "unas": 3.0, "media": 0.5}  # fmt: skip
 _MONTH_NAMES = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"]  # fmt: skip
 MONTH_WORDS = {w: i + 1 for i, n in enumerate(_MONTH_NAMES) for w in (n, n[:3])} | {"sept": 9}
 _DAY_NAMES = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
