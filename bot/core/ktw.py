@@ -11,11 +11,15 @@ from bot.core.units import UNITS, spelled_to_digits
 from bot.errors import AnswerError, PartialAnswer
 
 KTW_SKIP = frozenset(
-    ["skip", "skipped", "pass", "later", "can't", "cant", "no", "n/a", "na", "dunno", "not now"]
-)
-SIDES = {"l": "left", "left": "left", "lt": "left", "r": "right", "right": "right", "rt": "right"}
-BOTH = frozenset(["both", "each", "either"])
-SAME = frozenset(["same", "also", "too", "likewise", "identical"])
+    ["skip", "skipped", "pass", "later", "can't", "cant", "no", "n/a", "na", "dunno", "not now",
+     "saltar", "despues", "luego", "ahora no", "no puedo"]  # Spanish, accents folded
+)  # fmt: skip
+SIDES = {"l": "left", "left": "left", "lt": "left", "r": "right", "right": "right", "rt": "right",
+         "i": "left", "izq": "left", "izquierda": "left", "izquierdo": "left",
+         "d": "right", "der": "right", "derecha": "right", "derecho": "right"}  # fmt: skip
+BOTH = frozenset(["both", "each", "either", "ambos", "ambas", "cada"])
+SAME = frozenset(["same", "also", "too", "likewise", "identical", "igual", "iguales", "mismo",
+                  "misma", "tambien"])  # fmt: skip
 NOT_INCHES_BEFORE = frozenset(["the", "my", "a", "each", "both", "front", "from"])
 
 

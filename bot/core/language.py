@@ -65,6 +65,8 @@ class Languages:
 
 _ARTICLE = re.compile(r"\b(una?)\b(?=\s+[a-záéíóúñ])", re.IGNORECASE)  # "un dolor" is no number
 _OUT_OF = re.compile(r"(\d+(?:[.,]\d+)?)\s+de\s+(\d+)\b")  # "7 de 10" is 7/10
+_A_NUMBER = re.compile(r"\b(?:una?|como|unos|unas)\s+(?=\d)", re.IGNORECASE)
+_BOTH = re.compile(r"\blos dos\b", re.IGNORECASE)
 _DONT_KNOW = re.compile(r"\bno s[ée]\s*$|\bno sé\b", re.IGNORECASE)
 _HALF_PAST = re.compile(r"\b(\d{1,2})\s+y\s+(media|cuarto)\b")  # "7 y media" is 7:30
 
@@ -75,6 +77,8 @@ def prepare(text: str, lang: str) -> str:
     if lang == "en":
         return text
     text = _DONT_KNOW.sub("no lo sé", clean(text))  # 'no sé' is unsure; 'no se dobla' is not
+    text = _A_NUMBER.sub("", text)  # "un 3 de 10" is 3 out of 10
+    text = _BOTH.sub("ambos", text)  # "los dos lados" is both sides, not side 2
     pieces = _ARTICLE.split(text)
     converted = "".join(
         piece if i % 2 else spelled_to_digits(piece, lang) for i, piece in enumerate(pieces)
