@@ -145,7 +145,7 @@ class Service:
     ) -> tuple[Patient, list[str], bool]:
         """What a message would do to a patient held outside the store (a web chat's cookie):
         the new state, the replies and whether it has effects. Writes nothing."""
-        step = advance(patient, inbound, self.playbook, now)
+        step = advance_in(patient, inbound, self.config.languages, now)
         return step.patient, self._texts(step), bool(step.effects)
 
     def _texts(self, step: Step) -> list[str]:

@@ -1,6 +1,7 @@
 """Translations never lag silently: each records the version of the source it translates.
 
-A translated template starts with `{# translates sms/NAME.j2 @ HASH #}`; a language file
+A translated template (templates/sms|chat|web/LANG/NAME) starts with
+`{# translates sms/NAME.j2 @ HASH #}`; a language file
 (config/lang/CODE.yaml) has `translates: {section: HASH}`. HASH is the first 12 hex digits of
 the SHA-256 of the source content. `problems()` lists every missing or outdated translation
 (check-config fails on them); `stamp()` records the current source versions after a review.
@@ -68,8 +69,8 @@ def reasons_in(node: Any) -> Iterator[str]:
 
 def template_pairs(template_dir: Path, lang: str) -> Iterator[tuple[Path, Path]]:
     """(source, translation) for every message a person can get, SMS and web chat."""
-    for kind in ("sms", "chat"):
-        for source in sorted((template_dir / kind).glob("*.j2")):
+    for kind in ("sms", "chat", "web"):
+        for source in sorted(p for p in (template_dir / kind).glob("*") if p.is_file()):
             if not source.stem.startswith(STAFF_ONLY):
                 yield source, template_dir / kind / lang / source.name
 

@@ -20,6 +20,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from bot import keys, web_trial
 from bot.core.model import Inbound
 from bot.runtime import Runtime
+from bot.store import patient_from_json
 from bot.writes import script
 
 log = logging.getLogger(__name__)
@@ -204,6 +205,35 @@ def secure_headers(response: Response) -> Response:
     return response
 
 
+def visitor_language(rt: Runtime, secret: str) -> str | None:
+    """The language a returning visitor's conversation is in, if one is known."""
+    ident = chat_id()
+    if ident is None:
+        return None
+    if web_trial.is_trial(session):
+        raw = session.get("trial")
+        return patient_from_json("web:", raw if isinstance(raw, str) else None, False).lang
+    return rt.store.load(web_patient(secret, ident)).lang
+
+
+def page_language(rt: Runtime, known: str | None) -> str:
+    """?lang=es (kept in the session), else the visitor's language once known, else the
+    browser's preference among the clinic's languages."""
+    offered = rt.config.clinic.languages.offered
+    asked = request.args.get("lang", "")
+    if asked in offered:
+        session["lang"] = asked
+        return asked
+    chosen = known or session.get("lang")
+    if chosen in offered:
+        return str(chosen)
+    default = rt.config.clinic.languages.default
+    best = request.accept_languages.best_match(list(offered)) or default
+    if best != default:
+        session["lang"] = best  # the page is in it, so the bot answers in it too
+    return best
+
+
 def blueprint(rt: Runtime, *, limits: Limits | None = None) -> Blueprint:
     """GET /chat, GET /chat/api/history, POST /chat/api/message, static files under /chat/static."""
     bp = Blueprint("web_chat", __name__, static_folder="static", static_url_path="/chat/static")
@@ -217,8 +247,10 @@ def blueprint(rt: Runtime, *, limits: Limits | None = None) -> Blueprint:
 
     @bp.get("/chat")
     def page() -> str:
-        clinic = rt.config.clinic
-        return render_template("chat.html", clinic=clinic, max_text=MAX_TEXT)
+        lang = page_language(rt, visitor_language(rt, secret))
+        clinic = rt.config.clinic_in(lang)
+        name = "chat.html" if lang == clinic.languages.default else f"{lang}/chat.html"
+        return render_template(name, clinic=clinic, max_text=MAX_TEXT, lang=lang)
 
     @bp.get("/chat/api/history")
     def history() -> Response:
@@ -236,14 +268,16 @@ def blueprint(rt: Runtime, *, limits: Limits | None = None) -> Blueprint:
         trial = web_trial.is_trial(session)
         gate.check(patient_id, ip, now)  # counters expire within two windows
         text, message_id = read_message()
+        lang = session.get("lang")  # the page's language: the bot answers in it
         carried: list[dict[str, str]] = []
         if trial:
-            outcome = web_trial.advance(rt, session, patient_id, text, now)
+            outcome = web_trial.advance(rt, session, patient_id, text, now, lang)
             if outcome.replies is not None:
                 return jsonify(replies=outcome.replies, duplicate=False)
             carried = outcome.carried
         sid = f"{patient_id}:{message_id}"
-        handled = rt.service.handle_inbound(patient_id, Inbound(text, "web"), now, sid, origin=ip)
+        inbound = Inbound(text, "web", lang=lang)
+        handled = rt.service.handle_inbound(patient_id, inbound, now, sid, origin=ip)
         if not handled.duplicate:
             said = [
                 {"from": "you", "text": text},

@@ -41,13 +41,14 @@ class Outcome:
     carried: list[dict[str, str]]
 
 
-def advance(rt: Runtime, session: Session, patient_id: str, text: str, now: datetime) -> Outcome:
+def advance(rt: Runtime, session: Session, patient_id: str, text: str, now: datetime,
+            lang: str | None = None) -> Outcome:  # fmt: skip
     """Handle a message of a trial chat in the cookie; at the first real progress, write the
     cookie's state to the store and return replies=None so the caller handles the message as
     a stored chat."""
     raw = session.get("trial")
     before = patient_from_json(patient_id, raw if isinstance(raw, str) else None, False)
-    after, replies, effects = rt.service.preview(before, Inbound(text, "web"), now)
+    after, replies, effects = rt.service.preview(before, Inbound(text, "web", lang=lang), now)
     if not effects and not progressed(after):
         said = [{"from": "you", "text": text}, *({"from": "bot", "text": r} for r in replies)]
         session["trial"] = patient_to_json(after)

@@ -92,7 +92,7 @@ def advance_in(patient: Patient, inbound: Inbound, langs: Languages, now: dateti
     wanted = None if patient.opted_out else langs.chosen(inbound.text)
     if wanted is not None:
         return switch(patient, wanted, langs, inbound, now)
-    lang = patient.lang
+    lang = patient.lang or (inbound.lang if inbound.lang in langs.books else None)
     if lang is None and not patient.opted_out:
         lang = langs.detect(clean(inbound.text))
     book = langs.book(lang)

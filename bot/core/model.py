@@ -61,6 +61,7 @@ class Inbound:
     text: str
     channel: str = "sms"
     media_count: int = 0
+    lang: str | None = None  # the channel's hint (the web chat page's language), if any
 
 
 @dataclass(frozen=True)

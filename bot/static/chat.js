@@ -65,6 +65,12 @@
     el.appendChild(document.createTextNode(text.slice(last)));
   }
 
+  // Every string the page shows comes from the page (templates/web/[LANG/]chat.html).
+  function say(name, fallback) {
+    var key = "say" + String(name || "").replace(/(^|[-_])(\w)/g, function (_, __, c) { return c.toUpperCase(); });
+    return app.dataset[key] || fallback;
+  }
+
   function scrollDown() {
     scroller.scrollTop = scroller.scrollHeight;
   }
@@ -74,7 +80,7 @@
     li.className = "bubble " + from;
     var who = document.createElement("span");
     who.className = "sr-only";
-    who.textContent = from === "you" ? "You: " : from === "bot" ? "Assistant: " : "";
+    who.textContent = from === "you" ? say("you", "You: ") : from === "bot" ? say("bot", "Assistant: ") : "";
     var body = document.createElement("span");
     body.className = "text";
     if (from === "bot") fillLinked(body, text);
@@ -128,14 +134,14 @@
       }
       return res.json().catch(function () { return {}; }).then(function (data) {
         if (!res.ok) {
-          throw new Error(data.message || "Something went wrong (" + res.status + "). Please try again.");
+          throw new Error(say(data.error, "") || data.message || say("failed", "Something went wrong. Please try again."));
         }
         return data;
       });
     }, function () {
       // Network trouble: the same id again is safe, the server processes it once.
       if (attempt >= 2) {
-        throw new Error("We couldn't reach the clinic. Check your connection and try again.");
+        throw new Error(say("offline", "We couldn't reach the clinic. Check your connection and try again."));
       }
       return sleep(700 * (attempt + 1)).then(function () { return post(text, id, attempt + 1); });
     });
@@ -187,7 +193,7 @@
       messages.forEach(function (m) { add(m.from === "you" ? "you" : "bot", m.text); });
     })
     .catch(function () {
-      add("note", "The chat could not load. Reload the page, or call us.");
+      add("note", say("not-loaded", "The chat could not load. Reload the page, or call us."));
     })
     .then(function () {
       log.removeAttribute("aria-busy");
