@@ -134,7 +134,9 @@
       }
       return res.json().catch(function () { return {}; }).then(function (data) {
         if (!res.ok) {
-          throw new Error(say(data.error, "") || data.message || say("failed", "Something went wrong. Please try again."));
+          // The server explains in the clinic's language; a page in another says it itself.
+          var localized = app.dataset.lang !== app.dataset.defaultLang && say(data.error, "");
+          throw new Error(localized || data.message || say("failed", "Something went wrong. Please try again."));
         }
         return data;
       });
