@@ -10,11 +10,12 @@ import pytest
 import yaml
 
 from bot.config import load_config
+from bot.core.language import prepare
 from bot.errors import AnswerError
 
 CORPUS = Path(__file__).parent / "corpus"
 TODAY = date(2026, 12, 1)
-FLOW = load_config(Path(__file__).parent.parent / "config").playbook.flow
+LANGUAGES = load_config(Path(__file__).parent.parent / "config").languages
 
 
 def _cases() -> list[Any]:
@@ -31,12 +32,14 @@ def test_the_corpus_is_big_enough() -> None:
 
 @pytest.mark.parametrize("case", _cases())
 def test_answer(case: dict[str, Any]) -> None:
-    question = FLOW.question(case["question"])
+    lang = case.get("lang", "en")  # each language's words, read as the conversation reads them
+    question = LANGUAGES.book(lang).flow.question(case["question"])
+    text = prepare(case["text"], lang)
     expect = case["expect"]
     today = case.get("today", TODAY)
     if "error" in expect:
         with pytest.raises(AnswerError) as caught:
-            question.parse(case["text"], today=today)
+            question.parse(text, today=today)
         assert str(caught.value) == expect["error"]
     else:
-        assert question.parse(case["text"], today=today) == expect["answer"]
+        assert question.parse(text, today=today) == expect["answer"]

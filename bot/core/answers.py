@@ -189,10 +189,12 @@ _SCALE_MENTION = re.compile(
 )
 _OUT_OF = re.compile(r"(\d+(?:\.\d+)?)\s*(?:/|out of|outta|of)\s*(\d+)\b")
 _RANGE = re.compile(
-    r"\d\s*(?:-|–|to|or)\s*(?:an?\s+)?\d|\bbetween\s+(?:an?\s+)?\d+(?:\.\d+)?\s+and\s+(?:an?\s+)?\d"
+    r"\d\s*(?:-|–|to|or|o)\s*(?:an?\s+)?\d|\bbetween\s+(?:an?\s+)?\d+(?:\.\d+)?\s+and\s+(?:an?\s+)?\d"
+    r"|\bentre\s+(?:el\s+)?\d+(?:\.\d+)?\s+(?:y|and)\s+(?:el\s+)?\d"
 )
-_YEARS = re.compile(r"(?:y|yr|yrs|year|years)\b")
-NONE_SCORE = frozenset(["none", "no pain", "nothing", "no", "nil", "not at all", "pain free"])
+_YEARS = re.compile(r"(?:y|yr|yrs|year|years|ano|anos)\b")
+NONE_SCORE = frozenset(["none", "no pain", "nothing", "no", "nil", "not at all", "pain free",
+                        "nada", "sin dolor", "cero", "ninguno", "no me duele", "para nada"])  # fmt: skip
 
 
 def _out_of(text: str, hi: int, unit: str | None) -> str:

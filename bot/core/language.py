@@ -67,6 +67,7 @@ _ARTICLE = re.compile(r"\b(una?)\b(?=\s+[a-záéíóúñ])", re.IGNORECASE)  # "
 _OUT_OF = re.compile(r"(\d+(?:[.,]\d+)?)\s+de\s+(\d+)\b")  # "7 de 10" is 7/10
 _A_NUMBER = re.compile(r"\b(?:una?|como|unos|unas)\s+(?=\d)", re.IGNORECASE)
 _BOTH = re.compile(r"\blos dos\b", re.IGNORECASE)
+_AND = re.compile(r"(?<=\d)\s+y\s+(?=\d)")
 _DONT_KNOW = re.compile(r"\bno s[ée]\s*$|\bno sé\b", re.IGNORECASE)
 _HALF_PAST = re.compile(r"\b(\d{1,2})\s+y\s+(media|cuarto)\b")  # "7 y media" is 7:30
 
@@ -84,6 +85,7 @@ def prepare(text: str, lang: str) -> str:
         piece if i % 2 else spelled_to_digits(piece, lang) for i, piece in enumerate(pieces)
     )
     converted = _HALF_PAST.sub(lambda m: f"{m[1]}:{30 if m[2] == 'media' else 15}", converted)
+    converted = _AND.sub(" and ", converted)  # "1 y 3": y is "and" here, not "years"
     return fold(_OUT_OF.sub(r"\1/\2", converted))
 
 
