@@ -207,6 +207,9 @@ class ExercisesModel(Model):
     exercises: list[Exercise] = Field(min_length=1)
 
 
+TalkKind = Literal["care", "done", "program", "question", "sore", "better", "thanks"]
+
+
 class KeywordsModel(Model):
     stop: list[StrictStr]
     start: list[StrictStr]
@@ -215,10 +218,7 @@ class KeywordsModel(Model):
     restart: list[StrictStr]
     human: list[StrictStr]
     plan: list[StrictStr] = []
-    plan_talk: dict[
-        Literal["care", "done", "program", "question", "sore", "better", "thanks"],
-        list[StrictStr],
-    ] = {}
+    plan_talk: dict[TalkKind, list[StrictStr]] = {}
 
 
 # --- config/lang/<code>.yaml: one language's content (bot/lang_config.py) ---
@@ -258,9 +258,7 @@ class LangFile(Model):
     no_words: list[StrictStr] = []
     questions: dict[StrictStr, LangQuestion]
     keywords: LangKeywords
-    plan_talk: dict[
-        Literal["program", "question", "sore", "better", "thanks"], list[StrictStr]
-    ] = {}
+    plan_talk: dict[TalkKind, list[StrictStr]] = {}
     time_words: dict[StrictStr, StrictStr] = {}
     exercises: dict[StrictStr, LangExercise] = {}
     reasons: dict[StrictStr, StrictStr] = {}
