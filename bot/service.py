@@ -225,9 +225,10 @@ class Service:
             return
         week = int(self.invite_limits.per_number.total_seconds())
         pipe = Writes()
-        pending = {"at": now.isoformat(), "from": web_key, "answers": dict(invite.answers)}
+        pending = {"at": now.isoformat(), "from": web_key, "answers": dict(invite.answers),
+                   "lang": invite.lang}  # fmt: skip
         pipe.set(keys.invite_pending(tag), json.dumps(pending), ex=week)
-        body = self.renderer.render("sms_reminder_invite", dict(invite.answers))
+        body = self.renderer.render("sms_reminder_invite", dict(invite.answers), "sms", invite.lang)
         outbox.queue(pipe, message_id=f"invite:{tag}:{int(now.timestamp()) // week}", to=number,
                      body=body, kind="notice")  # fmt: skip
         pipe.apply(self.store.redis)
@@ -262,7 +263,7 @@ class Service:
         # No last_at: the offer stands for the invite's week, not the conversation's expiry.
         offer = Conversation(step=REMINDER_OFFER, answers=dict(pending.get("answers") or {}),
                              started_at=at, outcome="exercises", channel="sms")  # fmt: skip
-        return replace(patient, conversation=offer)
+        return replace(patient, conversation=offer, lang=patient.lang or pending.get("lang"))
 
     def delivery_status(
         self, sid: str, status: str, code: int | None, reported_to: str, now: datetime

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from bot import keys
 from bot.background import Background
 from bot.config import Config
 from bot.core.model import Inbound
@@ -276,3 +277,24 @@ def test_sms_encoding_folds_accents_to_gsm7_or_keeps_them(config: Config) -> Non
     text = Renderer(kept, ROOT / "templates").render("q_age", {}, lang="es")
     assert text == "¿Cuántos años tiene?" and not is_gsm7(text) and segments(text) == 1
     assert Renderer(kept, ROOT / "templates").render("q_age", {}, channel="web", lang="es") == text
+
+
+def test_a_spanish_web_visitor_is_invited_to_sms_reminders_in_spanish(
+    app: Any, runtime: Runtime
+) -> None:
+    client = app.test_client()
+    client.get("/chat?lang=es")
+    csrf = client.get("/chat/api/history").json["csrf"]
+
+    def send(text: str, n: list[int] = [0]) -> list[str]:  # noqa: B006 (a counter)
+        n[0] += 1
+        response = client.post("/chat/api/message", json={"text": text, "id": f"m{n[0]}"},
+                               headers={"X-CSRF-Token": csrf})  # fmt: skip
+        return list(response.json["replies"])
+
+    for text in ["hola", *es_path()]:
+        send(text)
+    assert "Le enviamos un mensaje" in " ".join(send("(949) 555-0123 a las 6pm"))
+    bodies = [fields["body"] for _, fields in runtime.redis.xrange(keys.OUTBOX)]
+    invite = [b for b in bodies if "pidio en nuestra pagina recordatorios" in fold(b)]
+    assert invite and "Responda SI para empezarlos" in fold(invite[0])

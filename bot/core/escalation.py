@@ -98,7 +98,7 @@ def web_offer(patient: Patient, text: str, word: str | None, book: Playbook) -> 
     return Step(
         replace(patient, conversation=done),
         (Reply("web_reminders_texted", {**said, "number": number}),),
-        (InvitePlan(number, when),),
+        (InvitePlan(number, when, patient.lang),),
     )
 
 

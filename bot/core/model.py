@@ -101,6 +101,7 @@ class InvitePlan:
 
     number: str
     answers: Mapping[str, Any]
+    lang: str | None = None  # the visitor's language: the invitation and the plan speak it
 
 
 Effect = Alert | TriageFinished | OptedOut | InvitePlan
