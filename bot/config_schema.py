@@ -230,6 +230,7 @@ class LangOption(Model):
 
 
 class LangQuestion(Model):
+    unsure: StrictStr = ""  # what to tell someone not sure (questionnaire.yaml `unsure`)
     options: dict[StrictStr, LangOption] = {}
     yes_words: list[StrictStr] = []
     no_words: list[StrictStr] = []
@@ -308,6 +309,7 @@ class IntentModel(Model):
 
 class LexiconModel(Model):
     lang: StrictStr = Field(pattern=r"^[a-z]{2}$")
+    translates: StrictStr = ""  # another language's lexicon: the English concepts it covers
     words: dict[StrictStr, list[StrictStr]] = {}
     intent_words: dict[StrictStr, list[StrictStr]] = {}
     answer_words: list[StrictStr] = []

@@ -55,6 +55,7 @@ def _question(q: Question, t: LangQuestion | None, model: LangFile) -> Question:
     if t is None:  # check-config names what is missing; meanwhile the source's words stand
         return q
     options = tuple(_option(o, t.options.get(o.id)) for o in q.options)
+    q = replace(q, unsure=t.unsure or q.unsure)
     if q.kind != "yes_no":
         return replace(q, options=options)
     return replace(q, yes_words=(*t.yes_words, *model.yes_words),
@@ -100,7 +101,7 @@ def lang_content(code: str, root: Path, book: Playbook, settings: PlanSettings, 
     time_words = {**settings.time_words, **{_key(w): v for w, v in model.time_words.items()}}
     lang_settings = replace(settings, talk={**settings.talk, **talk}, time_words=time_words)
     lang_book = replace(book, flow=lang_flow(book.flow, model), time_words=time_words,
-                        plan_replies=partial(plan_replies, settings=lang_settings))  # fmt: skip
+                        plan_replies=partial(plan_replies, settings=lang_settings), lang=code)  # fmt: skip
     translated = tuple(
         e if (t := model.exercises.get(e.id)) is None
         else e.model_copy(update={"name": t.name, "dose": t.dose, "how": t.how})

@@ -43,6 +43,7 @@ def section_sources(config_dir: Path) -> dict[str, Any]:
     return {
         "questionnaire": [
             {"id": x.get("id"), "yes": x.get("yes_words", []), "no": x.get("no_words", []),
+             "unsure": x.get("unsure", ""),
              "options": [[o.get("id"), o.get("label"), o.get("synonyms", [])]
                          for o in x.get("options", [])]}
             for x in q.get("questions", [])
@@ -106,6 +107,8 @@ def lang_file_problems(config: Config, lang: str) -> list[str]:
         if mine is None:
             found.append(f"{path}: questions.{q.id}: missing")
             continue
+        if getattr(q, "unsure", "") and not mine.unsure:
+            found.append(f"{path}: questions.{q.id}.unsure: missing")
         found += [f"{path}: questions.{q.id}.options.{o.id}: missing (label and synonyms)"
                   for o in q.options if o.id not in mine.options]  # fmt: skip
         for side, words, said in (("yes_words", q.yes_words, mine.yes_words),
@@ -133,10 +136,45 @@ def _keyword_problems(config: Config, lang: str) -> list[str]:
     return found
 
 
+def lexicon_source(config_dir: Path) -> Any:
+    """What another language's red-flag lexicon must cover: the English concepts and intents
+    (ids, what each means and leads to); phrasings are each language's own, never translated."""
+    en = _yaml(config_dir / "lexicon" / "en.yaml")
+    concepts = [[c.get("id"), c.get("means"), c.get("outcome"), c.get("past_counts", False),
+                 c.get("partial", False)] for c in en.get("concepts", [])]  # fmt: skip
+    return {"concepts": concepts, "intents": sorted(en.get("intents", {}))}
+
+
+def lexicon_problems(config: Config, lang: str) -> list[str]:
+    path = config.directory / "lexicon" / f"{lang}.yaml"
+    english, mine = config.playbook.lexicons.get("en"), config.playbook.lexicons.get(lang)
+    if english is None:
+        return []
+    if mine is None:
+        return [
+            f"{path}: missing; write the red-flag lexicon for {lang} (README: Adding a language)"
+        ]
+    found = []
+    if _yaml(path).get("translates") != digest(lexicon_source(config.directory)):
+        found.append(f"{path}: the English lexicon's concepts changed after this one was checked "
+                     f"against them; update it, then `bot translations --stamp {path}`")  # fmt: skip
+    have = {c.id: c for c in mine.concepts}
+    for c in english.concepts:
+        other = have.get(c.id)
+        if other is None:
+            found.append(f"{path}: concept {c.id}: missing; write its {lang} phrasings")
+        elif (other.question, other.value, other.outcome) != (c.question, c.value, c.outcome):
+            found.append(f"{path}: concept {c.id}: `means`/`outcome` differ from en.yaml")
+    found += [f"{path}: intents.{name}: missing" for name in english.intents
+              if name not in mine.intents]  # fmt: skip
+    return found
+
+
 def problems(config: Config, template_dir: Path) -> list[str]:
     found: list[str] = []
     for lang in config.translations:
         found += lang_file_problems(config, lang)
+        found += lexicon_problems(config, lang)
         found += template_problems(template_dir, lang)
     return found
 
@@ -144,11 +182,18 @@ def problems(config: Config, template_dir: Path) -> list[str]:
 def stamp(path: Path, config_dir: Path, template_dir: Path) -> str:
     """Record the current source version in a reviewed translation; returns what was done."""
     path = path.resolve()
+    if path.suffix == ".yaml" and path.parent.name == "lexicon":
+        text, n = re.subn(r"(?m)^translates:.*$", f'translates: "{digest(lexicon_source(config_dir))}"',
+                          path.read_text(encoding="utf-8"), count=1)  # fmt: skip
+        if n == 0:
+            raise ValueError(f"{path}: no `translates:` line to stamp; add `translates: pending`")
+        path.write_text(text, encoding="utf-8")
+        return f"{path}: stamped (the English concepts it covers)"
     if path.suffix == ".yaml" and path.parent.name == LANG_DIR:
         sources = section_sources(config_dir)
         text = path.read_text(encoding="utf-8")
         for name, source in sources.items():
-            text, n = re.subn(rf"(?m)^(  {name}:\s*)\S+", rf"\g<1>{digest(source)}", text, count=1)
+            text, n = re.subn(rf"(?m)^(  {name}:\s*)\S+", rf'\g<1>"{digest(source)}"', text, count=1)
             if n == 0:
                 raise ValueError(f"{path}: no `translates.{name}` line to stamp; add it")
         path.write_text(text, encoding="utf-8")

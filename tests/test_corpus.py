@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from bot.config import Config
+from bot.core.language import prepare
 from bot.core.understanding import Reading, understand
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -25,12 +26,12 @@ def cases() -> list[Any]:
 
 
 def read(config: Config, case: dict[str, Any]) -> Reading:
-    book = config.playbook
+    lang = case.get("lang", "en")  # each language's questionnaire words, read as the engine does
+    book = config.languages.book(lang)
     question = book.flow.question(case["question"]) if case.get("question") else None
-    lang = case.get("lang", "en")
     lexicon = book.lexicons.get(lang, book.lexicons["en"])
     today = case.get("today", TODAY)  # answers_units.yaml fixes the day "since March" counts to
-    return understand(case["text"], question, lexicon, book.reader, keywords=book.keywords.all,
+    return understand(prepare(case["text"], lang), question, lexicon, book.reader, keywords=book.keywords.all,
                       lang=lang, today=today)  # fmt: skip
 
 
@@ -53,6 +54,12 @@ def mismatches(reading: Reading, expect: dict[str, Any]) -> list[str]:
 def test_corpus(config: Config, case: dict[str, Any]) -> None:
     reading = read(config, case)
     assert not mismatches(reading, case["expect"]), reading.to_json()
+
+
+def test_the_spanish_corpus_is_big_enough() -> None:
+    spanish = [c for p in CORPUS.glob("*.yaml") for c in yaml.safe_load(p.read_text(encoding="utf-8"))
+               if c.get("lang") == "es"]  # fmt: skip
+    assert len(spanish) >= 150
 
 
 def test_the_corpus_is_big_enough() -> None:

@@ -76,8 +76,9 @@ def advance(patient: Patient, inbound: Inbound, book: Playbook, now: datetime) -
     current = replace(patient, conversation=replace(conv, last_at=now, channel=inbound.channel))
     question = book.flow.questions.get(conv.step or "") if conv.in_questionnaire else None
     part = partial_for(conv.answers, question.id) if question else None
-    reading = understand(text, question, book.lexicons.get("en"), book.reader,
-                         keywords=book.keywords.all, today=now.date(), partial=part)  # fmt: skip
+    lexicon = book.lexicons.get(book.lang) or book.lexicons.get("en")
+    reading = understand(text, question, lexicon, book.reader, keywords=book.keywords.all,
+                         lang=book.lang, today=now.date(), partial=part)  # fmt: skip
     lead = (Reply("expired"),) if expired else ()
     word = book.keywords.spelled(keyword_of(text))  # "stpo" is STOP
     turn = Turn(patient, current, text, word, reading, book, now, lead)

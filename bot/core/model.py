@@ -54,6 +54,7 @@ class Playbook:
     plan_replies: PlanReplies = field(default=lambda p, w, t, n: no_plan(p, w, t, n))
     lexicons: Mapping[str, Lexicon] = field(default_factory=dict)  # by language
     reader: Reader = field(default_factory=NoReader)  # the clinical NLP port (bot/nlp.py)
+    lang: str = "en"  # the language this playbook reads and answers in (bot/core/language.py)
 
 
 @dataclass(frozen=True)
