@@ -193,7 +193,9 @@ def stamp(path: Path, config_dir: Path, template_dir: Path) -> str:
         sources = section_sources(config_dir)
         text = path.read_text(encoding="utf-8")
         for name, source in sources.items():
-            text, n = re.subn(rf"(?m)^(  {name}:\s*)\S+", rf'\g<1>"{digest(source)}"', text, count=1)
+            text, n = re.subn(
+                rf"(?m)^(  {name}:\s*)\S+", rf'\g<1>"{digest(source)}"', text, count=1
+            )
             if n == 0:
                 raise ValueError(f"{path}: no `translates.{name}` line to stamp; add it")
         path.write_text(text, encoding="utf-8")

@@ -298,3 +298,41 @@ def test_a_spanish_web_visitor_is_invited_to_sms_reminders_in_spanish(
     bodies = [fields["body"] for _, fields in runtime.redis.xrange(keys.OUTBOX)]
     invite = [b for b in bodies if "pidio en nuestra pagina recordatorios" in fold(b)]
     assert invite and "Responda SI para empezarlos" in fold(invite[0])
+
+
+def test_a_spanish_emergency_in_the_first_message_is_acted_on_at_once(phone: Phone) -> None:
+    said = phone.text("hola, me duele mucho el pecho y me falta el aire")
+    assert "llame al 911 ahora" in said and "tiene dolor de pecho o dificultad para respirar" in said
+    alerts = phone.staff()
+    assert alerts and "EMERGENCY alert" in alerts[0] and "habla espanol" in alerts[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["no tengo dolor de pecho", "mi papá tuvo un infarto en mayo", "nunca me ha faltado el aire",
+     "si algún día no puedo respirar llamo al 911", "hace años tuve un coágulo, ya estoy bien"],
+)  # fmt: skip
+def test_a_negated_past_hypothetical_or_someone_elses_emergency_never_fires(
+    phone: Phone, text: str
+) -> None:
+    phone.intake(es_path()[:2])  # at the age question
+    said = phone.text(text)
+    assert "911 ahora" not in said and phone.staff() == []
+    assert phone.rt.service.export() == []
+
+
+def test_a_red_flag_in_spanish_mid_questionnaire_ends_it_safely(phone: Phone) -> None:
+    phone.intake(es_path()[:6])
+    said = phone.text("ninguno, pero tengo la pantorrilla hinchada y caliente")
+    assert "busque atencion medica hoy" in said
+    assert phone.rt.service.export()[0]["outcome"] == "urgent"
+
+
+def test_spanish_intents_call_and_opt_out_in_any_words(phone: Phone) -> None:
+    phone.intake(es_path()[:3])
+    assert "le llamara a este numero" in phone.text("¿me pueden llamar, por favor?")
+    assert any("CALLBACK alert" in m and "habla espanol" in m for m in phone.staff())
+    said = phone.text("ya no me manden mensajes")
+    assert "no recibira mas mensajes" in said and phone.rt.store.is_opted_out(phone.number)
+    assert phone.text("me duele mucho el pecho") == ""  # nothing goes back to an opted-out number
+    assert any("EMERGENCY alert" in m for m in phone.staff())  # but staff are told

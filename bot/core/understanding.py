@@ -25,6 +25,7 @@ from bot.core.answers import (
 )
 from bot.core.flow import Flow, Question
 from bot.core.lexicon import AFFIRMED, Concept, Lexicon
+from bot.core.options import fold
 from bot.core.triage import Outcome, Rules
 from bot.errors import AnswerError, PartialAnswer
 
@@ -215,9 +216,10 @@ def _unexplained(
     """Content words nothing explains, and what was said about another question (not a red flag:
     those act by themselves): "2, and it gives out on stairs" at the location question."""
     known = set(lexicon.answer_words)
-    if question is not None:
-        for option in question.options:
-            known.update(normalize(" ".join((option.label, *option.synonyms))).split())
+    if question is not None:  # the question's own words (any language, accents folded)
+        said_here = [p for o in question.options for p in (o.label, *o.synonyms)]
+        for phrase in (*said_here, *question.yes_words, *question.no_words):
+            known.update(fold(normalize(phrase)).split())
     elsewhere = [
         f"({c.id})" for c in said if not c.red_flag and question and c.question != question.id
     ]
