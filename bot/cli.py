@@ -105,9 +105,10 @@ def _read_replies(
 
 def cmd_understand(args: argparse.Namespace) -> int:
     from bot.config import load_config
+    from bot.core.language import prepare
     from bot.core.understanding import understand
 
-    book = load_config(_settings(args).config_dir).playbook
+    book = load_config(_settings(args).config_dir).languages.book(args.lang)  # its words too
     question = None
     if args.question:
         question = book.flow.questions.get(args.question)
@@ -123,8 +124,8 @@ def cmd_understand(args: argparse.Namespace) -> int:
             f"error: no lexicon for {args.lang!r}; have {', '.join(book.lexicons)}", file=sys.stderr
         )
         return 2
-    reading = understand(args.text, question, lexicon, book.reader, keywords=book.keywords.all,
-                         lang=args.lang)  # fmt: skip
+    reading = understand(prepare(args.text, args.lang), question, lexicon, book.reader,
+                         keywords=book.keywords.all, lang=args.lang)  # fmt: skip
     print(json.dumps(reading.to_json(), indent=2, ensure_ascii=False))
     return 0
 

@@ -302,7 +302,9 @@ def test_a_spanish_web_visitor_is_invited_to_sms_reminders_in_spanish(
 
 def test_a_spanish_emergency_in_the_first_message_is_acted_on_at_once(phone: Phone) -> None:
     said = phone.text("hola, me duele mucho el pecho y me falta el aire")
-    assert "llame al 911 ahora" in said and "tiene dolor de pecho o dificultad para respirar" in said
+    assert (
+        "llame al 911 ahora" in said and "tiene dolor de pecho o dificultad para respirar" in said
+    )
     alerts = phone.staff()
     assert alerts and "EMERGENCY alert" in alerts[0] and "habla espanol" in alerts[0]
 
