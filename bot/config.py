@@ -31,14 +31,13 @@ from bot.core.conditions import Atom, Condition, parse_condition
 from bot.core.flow import END, KINDS, Branch, Flow, Option, Question
 from bot.core.language import Languages
 from bot.core.model import Keywords, Playbook
-from bot.core.options import fold, phrase_words
+from bot.core.options import phrase_words
 from bot.core.plan import PlanSettings, checkin_flag_options, hold_for_red_flag
 from bot.core.plan_replies import plan_replies
 from bot.core.triage import OUTCOMES, Rule, Rules
 from bot.core.typos import typo_table
 from bot.errors import ConfigError
-from bot.lang_config import COMMANDS, LangContent, aliases, lang_content
-from bot.language_detect import detector
+from bot.lang_config import LangContent, build_languages, lang_content
 from bot.lexicon_config import load_lexicons
 from bot.nlp import MedspacyReader
 from bot.whatsapp_config import WhatsAppSetup, load_whatsapp
@@ -274,26 +273,9 @@ def load_config(directory: str | Path = "config") -> Config:
         code: lang_content(code, root, playbook, plan_settings, clinic, exercises)
         for code in clinic.languages.offered if code != clinic.languages.default
     }  # fmt: skip
-    languages = _languages(clinic, playbook, translations, kmodel, root)
+    languages = build_languages(clinic, playbook, translations, kmodel, root)
     return Config(root, clinic, playbook, exercises, plan_settings, languages, whatsapp,
                   translations)  # fmt: skip
-
-
-def _languages(clinic: Clinic, book: Playbook, translations: Mapping[str, LangContent],
-               source: KeywordsModel, root: Path) -> Languages:  # fmt: skip
-    default = clinic.languages.default
-    if default not in clinic.languages.offered:
-        raise ConfigError(f"{root / 'clinic.yaml'}: key `languages.default`: {default!r} is not "
-                          "under `languages.offered`")  # fmt: skip
-    switch: dict[str, str] = {}
-    for code, meta in clinic.languages.offered.items():
-        switch.update({fold(w.lower()): code for w in meta.switch_words})
-    table: dict[str, str] = {}
-    for t in translations.values():
-        table.update(aliases(t.model, source))
-    books = {default: book, **{code: t.book for code, t in translations.items()}}
-    hints = {code: tuple(m.hint_words) for code, m in clinic.languages.offered.items()}
-    return Languages(default, books, switch, detector(hints), aliases=table, commands=COMMANDS)
 
 
 def _talk(model: KeywordsModel) -> dict[str, frozenset[str]]:

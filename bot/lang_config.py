@@ -7,6 +7,7 @@ records which version of each source it translates (bot/translations.py checks a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -16,11 +17,13 @@ import yaml
 
 from bot.config_schema import Clinic, Exercise, KeywordsModel, LangFile, LangOption, LangQuestion
 from bot.core.flow import Flow, Option, Question
+from bot.core.language import Languages
 from bot.core.model import Playbook
 from bot.core.options import fold
 from bot.core.plan import PlanSettings
 from bot.core.plan_replies import plan_replies
 from bot.errors import ConfigError
+from bot.language_detect import detector
 
 LANG_DIR = "lang"
 COMMANDS = frozenset(["time", "zone"])  # plan words that take an argument ('HORA 6pm')
@@ -113,3 +116,21 @@ def lang_content(code: str, root: Path, book: Playbook, settings: PlanSettings, 
 
 def source_of(raw: dict[str, Any]) -> KeywordsModel:
     return KeywordsModel.model_validate(raw)
+
+
+def build_languages(clinic: Clinic, book: Playbook, translations: Mapping[str, LangContent],
+                    source: KeywordsModel, root: Path) -> Languages:  # fmt: skip
+    """Every language's playbook, the words that switch, keyword aliases and the detector."""
+    default = clinic.languages.default
+    if default not in clinic.languages.offered:
+        raise ConfigError(f"{root / 'clinic.yaml'}: key `languages.default`: {default!r} is not "
+                          "under `languages.offered`")  # fmt: skip
+    switch: dict[str, str] = {}
+    for code, meta in clinic.languages.offered.items():
+        switch.update({fold(w.lower()): code for w in meta.switch_words})
+    table: dict[str, str] = {}
+    for t in translations.values():
+        table.update(aliases(t.model, source))
+    books = {default: book, **{code: t.book for code, t in translations.items()}}
+    hints = {code: tuple(m.hint_words) for code, m in clinic.languages.offered.items()}
+    return Languages(default, books, switch, detector(hints), aliases=table, commands=COMMANDS)

@@ -74,9 +74,12 @@ _HALF_PAST = re.compile(r"\b(\d{1,2})\s+y\s+(media|cuarto)\b")  # "7 y media" is
 
 def prepare(text: str, lang: str) -> str:
     """What the answer parsers read: Spanish number words as digits ('treinta y cuatro' -> 34),
-    '7 de 10' as 7/10, accents folded so option words match however they are typed."""
+    '7 de 10' as 7/10, accents folded so option words match however they are typed. English is
+    read as typed; another language gets its number words (where text2num knows them) and folding."""
     if lang == "en":
         return text
+    if lang != "es":
+        return fold(spelled_to_digits(clean(text), lang))
     text = _DONT_KNOW.sub("no lo sé", clean(text))  # 'no sé' is unsure; 'no se dobla' is not
     text = _A_NUMBER.sub("", text)  # "un 3 de 10" is 3 out of 10
     text = _BOTH.sub("ambos", text)  # "los dos lados" is both sides, not side 2
