@@ -55,3 +55,14 @@ def test_every_example_replays(settings: Settings, name: str) -> None:
     text = replay(settings, name)
     assert bot_lines(text), name
     assert "Traceback" not in text and "usage:" not in text
+
+
+def test_spanish_example(settings: Settings) -> None:
+    text = replay(settings, "espanol.txt")
+    assert "Asistente automatico de Impact PT" in text
+    assert "Buenas noticias: su dolor es manejable y se calma" in text
+    assert "le escribira a las 7:00 pm (hora del Pacifico), lun-sab" in text
+    assert "hora de sus ejercicios en casa (dia de ejercicio 6 de 18)" in text
+    assert "Lleva 3 de 18 dias de ejercicio" in text and "revision semanal" in text
+    assert "in English from now on" in text and "You're unsubscribed" in text
+    assert "[SMS to staff" not in text
