@@ -338,3 +338,9 @@ def test_spanish_intents_call_and_opt_out_in_any_words(phone: Phone) -> None:
     assert "no recibira mas mensajes" in said and phone.rt.store.is_opted_out(phone.number)
     assert phone.text("me duele mucho el pecho") == ""  # nothing goes back to an opted-out number
     assert any("EMERGENCY alert" in m for m in phone.staff())  # but staff are told
+
+
+def test_open_alerts_name_the_language_to_staff(phone: Phone) -> None:
+    phone.intake(es_path(red_flags="2"))
+    listing = phone.rt.service.handle_inbound("+19495550101", Inbound("OPEN"), phone.clock())
+    assert "urgent" in listing.replies[0] and "[es]" in listing.replies[0]
