@@ -30,13 +30,13 @@ _PM = frozenset(("p", "pm", "evening", "afternoon", "night", "tonight", "tarde",
 _CLOCK = re.compile(r"(\d{1,2})(?:[:.](\d{2}))?|(\d{3,4})")
 
 ZONE_WORDS = {
-    "America/New_York": "eastern et est edt east coast new york",
-    "America/Chicago": "central ct cst cdt chicago texas",
-    "America/Denver": "mountain mt mst mdt denver",
+    "America/New_York": "eastern et est edt east coast new york este costa este nueva york",
+    "America/Chicago": "central ct cst cdt chicago texas centro",
+    "America/Denver": "mountain mt mst mdt denver montana",
     "America/Phoenix": "arizona az phoenix",
-    "America/Los_Angeles": "pacific pt pst pdt west coast california los angeles la",
+    "America/Los_Angeles": "pacific pt pst pdt west coast california los angeles la pacifico",
     "America/Anchorage": "alaska akst akdt akt",
-    "Pacific/Honolulu": "hawaii hst honolulu",
+    "Pacific/Honolulu": "hawaii hst honolulu hawai",
     "Europe/London": "uk london bst britain",
     "UTC": "utc gmt",
 }
