@@ -75,19 +75,20 @@ def lang_flow(flow: Flow, model: LangFile) -> Flow:
     return replace(flow, questions=questions)
 
 
-def aliases(model: LangFile, source: KeywordsModel) -> dict[str, str]:
-    """Folded keyword in this language -> the English keyword it is."""
-    table: dict[str, str] = {}
+def aliases(model: LangFile, source: KeywordsModel) -> tuple[dict[str, str], dict[str, str]]:
+    """Folded keywords in this language -> the English keyword each is: those that work at any
+    time, and those that opt back in (only for someone opted out)."""
     kw = model.keywords
-    for words, meant in ((kw.stop, source.stop[0]), (kw.start, source.start[0]),
-                         (kw.help, source.help[0]), (kw.restart, source.restart[0]),
-                         (kw.human, source.human[0])):  # fmt: skip
+    table: dict[str, str] = {}
+    for words, meant in ((kw.stop, source.stop[0]), (kw.help, source.help[0]),
+                         (kw.restart, source.restart[0]), (kw.human, source.human[0])):  # fmt: skip
         table.update({_key(w): meant for w in words})
-    if source.start_when_opted_out:
-        table.update({_key(w): source.start_when_opted_out[0] for w in kw.start_when_opted_out})
     for meant, words in kw.plan.items():
         table.update({_key(w): meant for w in words})
-    return table
+    rejoin = {_key(w): source.start[0] for w in kw.start}
+    if source.start_when_opted_out:
+        rejoin.update({_key(w): source.start_when_opted_out[0] for w in kw.start_when_opted_out})
+    return table, rejoin
 
 
 def _key(word: str) -> str:
@@ -129,8 +130,12 @@ def build_languages(clinic: Clinic, book: Playbook, translations: Mapping[str, L
     for code, meta in clinic.languages.offered.items():
         switch.update({fold(w.lower()): code for w in meta.switch_words})
     table: dict[str, str] = {}
+    rejoin: dict[str, str] = {}
     for t in translations.values():
-        table.update(aliases(t.model, source))
+        always, opted_out = aliases(t.model, source)
+        table.update(always)
+        rejoin.update(opted_out)
     books = {default: book, **{code: t.book for code, t in translations.items()}}
     hints = {code: tuple(m.hint_words) for code, m in clinic.languages.offered.items()}
-    return Languages(default, books, switch, detector(hints), aliases=table, commands=COMMANDS)
+    return Languages(default, books, switch, detector(hints), aliases=table, commands=COMMANDS,
+                     rejoin=rejoin)  # fmt: skip

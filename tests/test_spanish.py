@@ -344,3 +344,11 @@ def test_open_alerts_name_the_language_to_staff(phone: Phone) -> None:
     phone.intake(es_path(red_flags="2"))
     listing = phone.rt.service.handle_inbound("+19495550101", Inbound("OPEN"), phone.clock())
     assert "urgent" in listing.replies[0] and "[es]" in listing.replies[0]
+
+
+@pytest.mark.parametrize("yes", ["continuar", "adelante", "empezar", "comenzar", "sí", "va"])
+def test_consent_words_are_not_taken_for_plan_or_compliance_keywords(
+    phone: Phone, yes: str
+) -> None:
+    phone.text("Hola, me duele la rodilla cuando corro")
+    assert "dolor de pecho o dificultad para respirar" in phone.text(yes)

@@ -41,13 +41,18 @@ class Languages:
     # ('stop', 'stop', 'done'); `commands` take an argument after them ('hora 6pm' is 'time 6pm').
     aliases: Mapping[str, str] = field(default_factory=dict)
     commands: frozenset[str] = frozenset()
+    # Opt back in ('comenzar', 'sí' -> 'start', 'yes'): only for someone opted out, since the
+    # same words answer questions ('¿Empezamos?' 'comenzar').
+    rejoin: Mapping[str, str] = field(default_factory=dict)
 
     def book(self, lang: str | None) -> Playbook:
         return self.books.get(lang or self.default) or self.books[self.default]
 
-    def keyword(self, text: str) -> str:
+    def keyword(self, text: str, opted_out: bool = False) -> str:
         """The text with another language's keyword said as the keyword ('PARAR' -> 'stop')."""
         said = " ".join(re.sub(r"[^\w\s:]", " ", fold(clean(text).lower())).split())
+        if opted_out and said in self.rejoin:
+            return self.rejoin[said]
         if said in self.aliases:
             return self.aliases[said]
         first, _, rest = said.partition(" ")
@@ -101,7 +106,7 @@ def advance_in(patient: Patient, inbound: Inbound, langs: Languages, now: dateti
     if lang is None and not patient.opted_out:
         lang = langs.detect(clean(inbound.text))
     book = langs.book(lang)
-    text = langs.keyword(inbound.text)
+    text = langs.keyword(inbound.text, patient.opted_out)
     read = replace(inbound, text=prepare(text, lang or langs.default))
     return advance(replace(patient, lang=lang), read, book, now)
 
