@@ -141,7 +141,9 @@ def parse_yes_no(text: str, yes_words: Iterable[str] = (), no_words: Iterable[st
     if not norm:
         raise AnswerError("empty")
     if any(norm == u or norm.startswith(u + " ") for u in UNSURE) or re.search(
-        r"\b(?:yes and no|yes or no|not sure|unsure|dunno|no idea|sometimes|depends)\b", norm
+        r"\b(?:yes and no|yes or no|not sure|unsure|dunno|no idea|sometimes|depends|a veces|depende"
+        r"|si y no)\b",
+        norm,
     ):
         raise AnswerError("unsure")  # never read "not sure" as No: a safety screen would pass
     literal = _literal_yes_no(norm)

@@ -12,7 +12,8 @@ from bot.errors import AnswerError, PartialAnswer
 
 KTW_SKIP = frozenset(
     ["skip", "skipped", "pass", "later", "can't", "cant", "no", "n/a", "na", "dunno", "not now",
-     "saltar", "despues", "luego", "ahora no", "no puedo"]  # Spanish, accents folded
+     "saltar", "despues", "luego", "ahora no", "no puedo", "no lo hice", "no pude", "no lo he hecho",
+     "no tengo regla", "no tengo cinta"]  # Spanish, accents folded
 )  # fmt: skip
 SIDES = {"l": "left", "left": "left", "lt": "left", "r": "right", "right": "right", "rt": "right",
          "i": "left", "izq": "left", "izquierda": "left", "izquierdo": "left",

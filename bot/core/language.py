@@ -74,6 +74,14 @@ _A_NUMBER = re.compile(r"\b(?:una?|como|unos|unas)\s+(?=\d)", re.IGNORECASE)
 _BOTH = re.compile(r"\blos dos\b", re.IGNORECASE)
 _AND = re.compile(r"(?<=\d)\s+y\s+(?=\d)")
 _DONT_KNOW = re.compile(r"\bno s[ée]\s*$|\bno sé\b", re.IGNORECASE)
+_UNIT = r"(?=(?:dia|dias|semana|semanas|mes|meses|ano|anos)\b)"
+_AMOUNTS = (
+    (re.compile(r"\bun par de\s+" + _UNIT, re.IGNORECASE), "2 "),
+    (re.compile(r"\b(?:unos|unas)\s+" + _UNIT, re.IGNORECASE), "a few "),
+    (re.compile(r"\b(?:un|una)\s+" + _UNIT, re.IGNORECASE), "1 "),
+    (re.compile(r"\bmas de\s+(?=\d)", re.IGNORECASE), "more than "),
+    (re.compile(r"\bmenos de\s+(?=\d)", re.IGNORECASE), "less than "),
+)
 _HALF_PAST = re.compile(r"\b(\d{1,2})\s+y\s+(media|cuarto)\b")  # "7 y media" is 7:30
 
 
@@ -94,7 +102,10 @@ def prepare(text: str, lang: str) -> str:
     )
     converted = _HALF_PAST.sub(lambda m: f"{m[1]}:{30 if m[2] == 'media' else 15}", converted)
     converted = _AND.sub(" and ", converted)  # "1 y 3": y is "and" here, not "years"
-    return fold(_OUT_OF.sub(r"\1/\2", converted))
+    folded = fold(_OUT_OF.sub(r"\1/\2", converted))
+    for pattern, amount in _AMOUNTS:  # "un mes", "un par de semanas", "más de 3 meses"
+        folded = pattern.sub(amount, folded)
+    return folded
 
 
 def advance_in(patient: Patient, inbound: Inbound, langs: Languages, now: datetime) -> Step:
