@@ -352,3 +352,14 @@ def test_consent_words_are_not_taken_for_plan_or_compliance_keywords(
 ) -> None:
     phone.text("Hola, me duele la rodilla cuando corro")
     assert "dolor de pecho o dificultad para respirar" in phone.text(yes)
+
+
+@pytest.mark.parametrize(
+    ("reply", "says"),
+    [("las 8 de la mañana por favor", "a las 8:00 am"), ("a las seis de la tarde", "a las 6:00 pm"),
+     ("mediodía", "a las 12:00 pm"), ("mejor no", "sin recordatorios"),
+     ("no gracias", "sin recordatorios")],
+)  # fmt: skip
+def test_the_reminder_offer_in_spanish_words(phone: Phone, reply: str, says: str) -> None:
+    phone.intake(es_path())
+    assert says in phone.text(reply)

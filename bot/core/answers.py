@@ -54,7 +54,8 @@ NO = frozenset(
     ["n", "no", "nope", "nah", "nay", "negative", "false", "never", "not", "no", "way", "nada"]
 )
 YES_PHRASES = ("i do", "it did", "it does", "i am", "yes please", "of course", "i think so")
-NO_PHRASES = ("i don't", "i dont", "it didn't", "it didnt", "no it", "not really", "i do not")
+NO_PHRASES = ("i don't", "i dont", "it didn't", "it didnt", "no it", "not really", "i do not",
+              "mejor no", "ahora no", "por ahora no", "todavia no", "aun no", "ahorita no")  # fmt: skip
 NONE_WORDS = frozenset(
     ["none", "nothing", "neither", "nil", "zero", "0", "no", "nope", "nah", "n", "na", "n/a"]
 )

@@ -23,7 +23,7 @@ _FILLER = frozenset(
     {"ok", "okay", "yes", "yeah", "yep", "sure", "please", "pls", "at", "around", "about", "by"}
     | {"every", "each", "daily", "the", "in", "oclock", "time", "reminder", "reminders", "me"}
     | {"las", "la", "de", "en", "por", "todos", "los", "dias", "cada", "si", "claro", "vale"}
-    | {"hora", "recordatorio", "recordatorios", "mejor", "como", "eso", "del"}
+    | {"hora", "recordatorio", "recordatorios", "mejor", "como", "eso", "del", "favor", "porfa"}
 )
 _AM = frozenset(("a", "am", "morning", "manana", "madrugada"))
 _PM = frozenset(("p", "pm", "evening", "afternoon", "night", "tonight", "tarde", "noche"))
