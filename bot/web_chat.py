@@ -273,7 +273,8 @@ def blueprint(rt: Runtime, *, limits: Limits | None = None) -> Blueprint:
         if trial:
             outcome = web_trial.advance(rt, session, patient_id, text, now, lang)
             if outcome.replies is not None:
-                return jsonify(replies=outcome.replies, duplicate=False)
+                return jsonify(replies=outcome.replies, duplicate=False,
+                               lang=visitor_language(rt, secret))  # fmt: skip
             carried = outcome.carried
         sid = f"{patient_id}:{message_id}"
         inbound = Inbound(text, "web", lang=lang)
@@ -285,6 +286,8 @@ def blueprint(rt: Runtime, *, limits: Limits | None = None) -> Blueprint:
             ]
             transcript.add(patient_id, [*carried, *said])
         log.info("web chat message handled: %d replies", len(handled.replies))
-        return jsonify(replies=handled.replies, duplicate=handled.duplicate)
+        # The conversation's language now (detected, or switched by ES / EN): the page follows it.
+        return jsonify(replies=handled.replies, duplicate=handled.duplicate,
+                       lang=visitor_language(rt, secret))  # fmt: skip
 
     return bp

@@ -70,3 +70,16 @@ def test_the_english_page_links_to_spanish(chat: Chat) -> None:
     chat.page.wait_for_selector(".app[data-ready=true]")
     assert chat.page.locator("html").get_attribute("lang") == "es"
     assert chat.page.get_by_role("textbox", name="Mensaje para Impact PT").is_visible()
+
+
+def test_the_page_follows_the_conversation_into_spanish(chat: Chat) -> None:
+    box = chat.page.get_by_role("textbox", name="Message to Impact PT")
+    box.fill("Hola, me duele la rodilla cuando corro")
+    box.press("Enter")  # detected as Spanish: the page reloads in Spanish, the transcript kept
+    chat.page.wait_for_selector("html[lang=es] .app[data-ready=true]")
+    assert chat.page.get_by_role("textbox", name="Mensaje para Impact PT").is_visible()
+    log = chat.page.locator("#log")
+    assert "Soy el asistente automático" in log.inner_text()
+    assert log.locator(".you .text").all_text_contents() == [
+        "Hola, me duele la rodilla cuando corro"
+    ]

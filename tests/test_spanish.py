@@ -257,6 +257,9 @@ def test_the_web_chat_page_and_replies_in_spanish(app: Any) -> None:
     assert "Soy el asistente automático" in reply[0] and "¿Empezamos?" in reply[-1]
     again = client.get("/chat").get_data(as_text=True)
     assert '<html lang="es">' in again  # the visitor's language stays
+    switched = client.post("/chat/api/message", json={"text": "EN", "id": "m2"},
+                           headers={"X-CSRF-Token": csrf}).json  # fmt: skip
+    assert switched["lang"] == "en" and "in English from now on" in switched["replies"][0]
 
 
 def test_the_web_chat_follows_the_browser_and_the_visitor(app: Any) -> None:

@@ -154,6 +154,10 @@
     return post(text, id, 0)
       .then(function (data) {
         (data.replies || []).forEach(function (reply) { add("bot", reply); });
+        // The conversation is now in another language (ES / EN, or detected): so is the page.
+        if (data.lang && data.lang !== app.dataset.lang) {
+          window.location.replace(window.location.pathname + "?lang=" + encodeURIComponent(data.lang));
+        }
       })
       .catch(function (err) {
         add("note", err.message);
