@@ -19,7 +19,7 @@ from bot.config_schema import Clinic, Exercise, KeywordsModel, LangFile, LangOpt
 from bot.core.flow import Flow, Option, Question
 from bot.core.language import Languages
 from bot.core.model import Playbook
-from bot.core.options import fold
+from bot.core.options import fold, phrase_words
 from bot.core.plan import PlanSettings
 from bot.core.plan_replies import plan_replies
 from bot.errors import ConfigError
@@ -55,18 +55,33 @@ def read_lang_file(path: Path) -> LangFile:
 
 
 def _question(q: Question, t: LangQuestion | None, model: LangFile) -> Question:
+    """The question in this language; the source's words still count (people mix languages),
+    except where one would claim a phrase this language gives to another option."""
     if t is None:  # check-config names what is missing; meanwhile the source's words stand
         return q
-    options = tuple(_option(o, t.options.get(o.id)) for o in q.options)
-    q = replace(q, unsure=t.unsure or q.unsure)
+    options = _with_source_words(tuple(_option(o, t.options.get(o.id)) for o in q.options), q)
+    translated = replace(q, options=options, unsure=t.unsure or q.unsure)
     if q.kind != "yes_no":
-        return replace(q, options=options)
-    return replace(q, yes_words=(*t.yes_words, *model.yes_words),
-                   no_words=(*t.no_words, *model.no_words))  # fmt: skip
+        return translated
+    yes, no = (*t.yes_words, *model.yes_words), (*t.no_words, *model.no_words)
+    mine = {phrase_words(p) for p in (*yes, *no)}
+    return replace(translated,
+                   yes_words=(*yes, *(p for p in q.yes_words if phrase_words(p) not in mine)),
+                   no_words=(*no, *(p for p in q.no_words if phrase_words(p) not in mine)))  # fmt: skip
 
 
 def _option(o: Option, t: LangOption | None) -> Option:
     return o if t is None else replace(o, label=t.label, synonyms=tuple(t.synonyms))
+
+
+def _with_source_words(options: tuple[Option, ...], source: Question) -> tuple[Option, ...]:
+    owner = {phrase_words(p): o.id for o in options for p in (o.label, *o.synonyms)}
+    out = []
+    for option, original in zip(options, source.options, strict=True):
+        extra = tuple(p for p in (original.label, *original.synonyms)
+                      if owner.setdefault(phrase_words(p), option.id) == option.id)  # fmt: skip
+        out.append(replace(option, synonyms=(*option.synonyms, *extra)))
+    return tuple(out)
 
 
 def lang_flow(flow: Flow, model: LangFile) -> Flow:
