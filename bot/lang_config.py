@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -128,10 +127,6 @@ def lang_content(code: str, root: Path, book: Playbook, settings: PlanSettings, 
     )  # fmt: skip
     lang_clinic = clinic.model_copy(update={str(k): v for k, v in model.clinic.items()})
     return LangContent(code, path, model, lang_book, translated, lang_clinic)
-
-
-def source_of(raw: dict[str, Any]) -> KeywordsModel:
-    return KeywordsModel.model_validate(raw)
 
 
 def build_languages(clinic: Clinic, book: Playbook, translations: Mapping[str, LangContent],
