@@ -13,7 +13,6 @@ from bot import consent, delivery, keys, outbox, reach
 from bot.alerts import Alerts, staff_command
 from bot.config import Config
 from bot.core.channels import heard_from
-from bot.core.engine import advance
 from bot.core.language import advance_in
 from bot.core.model import (
     REMINDER_OFFER,

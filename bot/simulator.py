@@ -14,8 +14,8 @@ from typing import TextIO
 import fakeredis
 
 from bot.core.model import Inbound
-from bot.outbox import bare
 from bot.errors import BotError
+from bot.outbox import bare
 from bot.privacy import mask
 from bot.runtime import Runtime, build
 from bot.settings import Settings

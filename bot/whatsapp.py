@@ -65,7 +65,8 @@ class Outreach:
               not_after: float | None = None) -> Route:  # fmt: skip
         """Queue one proactive message in the patient's transaction; returns the route taken."""
         assert kind in PROACTIVE, kind
-        template = self.setup.template(kind, patient.lang)
+        lang = patient.lang or self.clinic.languages.default  # None until their language is known
+        template = self.setup.template(kind, lang)
         route = plan_route(patient, now, has_template=template is not None, window=self.window)
         if route.route is Route.DROP:
             self.queue_drop(pipe, patient.phone, kind, "no_template_no_sms", now)
@@ -76,7 +77,7 @@ class Outreach:
                              body=text, kind=_outbox_kind(kind), not_after=not_after)  # fmt: skip
             return Route.SMS
         values = self.values(context)
-        first, *rest = [self._hop(r, patient.phone, texts, values, kind, patient.lang)
+        first, *rest = [self._hop(r, patient.phone, texts, values, kind, lang)
                         for r in (route.route, *route.fallbacks)]  # fmt: skip
         outbox.queue(pipe, message_id=f"{message_id}:0", to=first["to"], body=first["body"],
                      kind=_outbox_kind(kind), not_after=not_after, content=first.get("content"),
