@@ -8,6 +8,7 @@ are read as the word (rapidfuzz) before matching.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections import Counter
@@ -27,6 +28,16 @@ from bot.nlp_lists import answered_no, list_negations
 logger.remove()
 for _name in ("PyRuSH", "medspacy", "quickumls"):
     logger.disable(_name)
+
+
+class _WithoutFastNER(logging.Filter):
+    """PyFastNER (under PyRuSH) logs its rule syntax on the root logger for every message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "PyFastNER" not in record.pathname
+
+
+logging.getLogger().addFilter(_WithoutFastNER())
 
 CATEGORY = {"negated": "NEGATED_EXISTENCE", "historical": "HISTORICAL",
             "hypothetical": "HYPOTHETICAL", "other_person": "FAMILY", "partial": "PARTIAL",

@@ -162,6 +162,15 @@ def test_reading_a_message_logs_nothing_of_it(
     assert "Zanzibar" not in out + err + caplog.text
 
 
+def test_reading_a_message_adds_no_log_lines(config: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """The NLP libraries' own chatter (PyFastNER logs rule syntax per message) stays out."""
+    caplog.set_level(logging.DEBUG)
+    book = config.playbook
+    for text in ("my chest hurts a lot", "my calf is swollen and hot", "ran 5 miles, knee ok"):
+        understand(text, None, book.lexicons["en"], book.reader)
+    assert caplog.records == []
+
+
 def test_a_confirmation_can_be_answered_in_words(phone: Phone) -> None:
     answer_up_to(phone, "pain_run")
     phone.send("5, but my knee clicks and grinds a lot")
