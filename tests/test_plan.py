@@ -33,6 +33,7 @@ from bot.core.plan import (
 )
 from bot.core.plan_due import reminder_due
 from bot.core.plan_replies import plan_replies as core_plan_replies
+from tests.plan_phone import PlanView
 
 LA, NY = "America/Los_Angeles", "America/New_York"
 PHONE_LA, PHONE_NY, PHONE_UK = "+19494091339", "+12125551234", "+442071234567"
@@ -63,7 +64,7 @@ def local(zone: str, y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> dateti
     return datetime(y, mo, d, h, mi, tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
-class Phone:
+class Phone(PlanView):
     """A patient texting the plan, transcript style; every reply is rendered (StrictUndefined)."""
 
     def __init__(self, phone: str = PHONE_LA, answers: dict[str, Any] | None = None) -> None:
@@ -88,21 +89,8 @@ class Phone:
         return self
 
     @property
-    def plan(self) -> Plan:
-        assert self.patient.plan is not None
-        return Plan.from_json(self.patient.plan)
-
-    @property
-    def templates(self) -> list[str]:
-        return [r.template for r in self.step.replies]
-
-    @property
     def last(self) -> str:
         return self.texts[-1]
-
-    @property
-    def alerts(self) -> list[Alert]:
-        return [e for e in self.step.effects if isinstance(e, Alert)]
 
 
 MONDAY_NOON = local(LA, 2026, 3, 2, 12)  # a Monday

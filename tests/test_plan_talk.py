@@ -24,6 +24,7 @@ from bot.core.plan_talk import kind_of
 from bot.core.times import parse_time_of_day
 from bot.render import Renderer, segments
 from bot.settings import ROOT
+from tests.plan_phone import PlanView
 
 LA = ZoneInfo("America/Los_Angeles")
 MONDAY = date(2026, 3, 2)
@@ -33,7 +34,7 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 3, 2 + day, hour, minute, tzinfo=LA).astimezone(UTC)
 
 
-class Phone:
+class Phone(PlanView):
     def __init__(self, config: Config, **answers: Any) -> None:
         self.settings: PlanSettings = config.plan
         self.renderer = Renderer(config, ROOT / "templates")
@@ -54,19 +55,6 @@ class Phone:
         self.step = reminder_due(self.patient, now, settings=self.settings).step
         self.patient = self.step.patient
         return "\n\n".join(self.renderer.messages(self.step.replies))
-
-    @property
-    def plan(self) -> Plan:
-        assert self.patient.plan is not None
-        return Plan.from_json(self.patient.plan)
-
-    @property
-    def templates(self) -> list[str]:
-        return [r.template for r in self.step.replies]
-
-    @property
-    def alerts(self) -> list[Alert]:
-        return [e for e in self.step.effects if isinstance(e, Alert)]
 
 
 @pytest.fixture
