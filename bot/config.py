@@ -38,6 +38,7 @@ from bot.core.triage import OUTCOMES, Rule, Rules
 from bot.core.typos import typo_table
 from bot.errors import ConfigError
 from bot.lang_config import LangContent, build_languages, lang_content
+from bot.language_detect import preload
 from bot.lexicon_config import load_lexicons
 from bot.nlp import MedspacyReader
 from bot.whatsapp_config import WhatsAppSetup, load_whatsapp
@@ -57,6 +58,14 @@ class Config:
     languages: Languages  # a playbook per language, switch words, keyword aliases
     whatsapp: WhatsAppSetup = field(default_factory=WhatsAppSetup)
     translations: Mapping[str, LangContent] = field(default_factory=dict)  # not the default
+
+    def warm(self) -> None:
+        """Load the NLP pipelines and the language detector now: for processes that read
+        messages (web, chat), so the first message does not wait; others never load them."""
+        for book in self.languages.books.values():
+            if isinstance(book.reader, MedspacyReader):
+                book.reader.warm()
+        preload({code: tuple(m.hint_words) for code, m in self.clinic.languages.offered.items()})
 
     def exercises_in(self, lang: str | None) -> tuple[Exercise, ...]:
         t = self.translations.get(lang or "")

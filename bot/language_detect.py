@@ -35,18 +35,24 @@ def detector(hints: Mapping[str, tuple[str, ...]]) -> Callable[[str], str | None
     """detect(text) -> a language code of `hints` (code -> hint words), or None when unsure."""
     codes = tuple(sorted(hints))
     table = {_said(w): code for code, words in hints.items() for w in words}
-    model = _detector(codes) if len(codes) > 1 else None
 
     def detect(text: str) -> str | None:
         said = _said(text)
         if said in table:
             return table[said]
         words = [w for w in said.split() if len(w) >= 2]
-        if model is None or len(words) < 2:
+        if len(codes) < 2 or len(words) < 2:
             return None
-        best = model.compute_language_confidence_values(" ".join(words))[0]
+        best = _detector(codes).compute_language_confidence_values(" ".join(words))[0]
         if best.value < MIN_CONFIDENCE:
             return None
         return str(best.language.iso_code_639_1.name.lower())
 
     return detect
+
+
+def preload(hints: Mapping[str, tuple[str, ...]]) -> None:
+    """Build the models now (about 0.3 s) rather than on the first text that needs them."""
+    codes = tuple(sorted(hints))
+    if len(codes) > 1:
+        _detector(codes)

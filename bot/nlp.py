@@ -72,8 +72,12 @@ class MedspacyReader:
 
     def __init__(self, lexicons: Mapping[str, Lexicon]) -> None:
         self.lexicons = dict(lexicons)
+
+    def warm(self) -> None:
+        """Load every pipeline now (about 0.7 s each): processes that read messages call this at
+        start, so no message waits for it; the worker and the CLI never pay for it."""
         for lexicon in self.lexicons.values():
-            _pipeline(lexicon)  # load at start (about 0.7 s), never during a message
+            _pipeline(lexicon)
 
     def read(self, text: str, lang: str) -> Found:
         lexicon = self.lexicons.get(lang) or self.lexicons["en"]

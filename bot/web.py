@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     """The app; tests pass their own `runtime` or parts (client=, clock=, config=)."""
     settings = settings or (runtime.settings if runtime else Settings.from_env())
     rt = runtime or build(settings, **parts)
+    rt.config.warm()  # the NLP loads here, not on the first message someone sends
     app = Flask(__name__, template_folder=str(settings.template_dir / "web"))
     app.config.update(SECRET_KEY=settings.secret_key, DEBUG=False, PROPAGATE_EXCEPTIONS=False,
                       MAX_CONTENT_LENGTH=64 * 1024)  # fmt: skip
